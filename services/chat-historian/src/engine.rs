@@ -353,6 +353,7 @@ fn not_converted(text: &str, asked_in: &str) -> String {
 
 /// The answer to what was asked, follow-ups resolved against the previous turn.
 fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> Answer {
+    let mut voided_bound = false;
     let (understanding, follow_up) = match (asked.intent, previous) {
         // Another vehicle named ("and the Civic?"): nothing of this one is said about it, follow-up or not.
         _ if asked.slots.other_vehicle.is_some() => (asked, None),
@@ -372,6 +373,12 @@ fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> 
                     .about()
                     .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
+            // The record bounding "before that" voided since: the records in force are read before where it
+            // stood, and the answer says it was voided (nothing else of it is told).
+            voided_bound = from.is_some_and(|c| {
+                ctx.k.event(&c.event_id).is_none()
+                    && !(u.intent == Intent::Valuation && ctx.is_estimate(prev, 0, c))
+            });
             match from {
                 Some(c) => {
                     u.slots.before = Some(c.occurred_at);
@@ -427,26 +434,25 @@ fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> 
             None,
         ),
         (Intent::FollowUpCost, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpCost, ctx.cost_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpCost, |p| (ctx.cost_of(p), None));
         }
         (Intent::FollowUpWhy, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpWhy, ctx.why(prev));
         }
         (Intent::FollowUpVendor, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpVendor, ctx.vendor_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpVendor, |p| (ctx.vendor_of(p), None));
         }
         (Intent::FollowUpOdometer, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpOdometer, |p| {
+                (ctx.odometer_of(p), None)
+            });
         }
         // "How many miles ago was the last oil change?": a question of its own, naming what it asks about.
         (Intent::FollowUpAgo, _) if names_its_own_records(&asked.slots) => {
             return ctx.ago_of_last(asked);
         }
         (Intent::FollowUpAgo, Some(prev)) => {
-            let (a, measured_to) = ctx.since_cited(prev);
-            let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
-            a.understanding.slots.measured_to = measured_to;
-            return a;
+            return ctx.about_cited(prev, Intent::FollowUpAgo, |p| ctx.since_cited(p));
         }
         (
             Intent::FollowUpBefore
@@ -464,6 +470,13 @@ fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> 
         _ => (asked, None),
     };
     let mut a = ctx.compute(&understanding);
+    if voided_bound {
+        a.text = format!(
+            "The record the previous answer cited has since been voided (a voided record is not history), so the \
+             records in force are read before where it stood. {}",
+            a.text
+        );
+    }
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
@@ -2611,19 +2624,90 @@ impl Ctx<'_> {
     /// How many records the previous answer cited have left the timeline since: voided, the only way a
     /// record leaves it. A published estimate it cited is no timeline record, and not one of them.
     fn voided_since(&self, prev: &PreviousTurn) -> usize {
-        let estimate = |i: usize, c: &Citation| {
-            self.k
-                .valuation
-                .as_ref()
-                .is_some_and(|p| p.envelope_id == c.event_id)
-                || (prev.understanding.intent == Intent::Valuation
-                    && i == 0
-                    && c.title.starts_with("Valuation as of "))
-        };
         prev.about()
             .enumerate()
-            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !estimate(*i, c))
+            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !self.is_estimate(prev, *i, c))
             .count()
+    }
+
+    /// Whether the `i`th citation of the previous answer is a published estimate (no timeline record).
+    fn is_estimate(&self, prev: &PreviousTurn, i: usize, c: &Citation) -> bool {
+        self.k
+            .valuation
+            .as_ref()
+            .is_some_and(|p| p.envelope_id == c.event_id)
+            || (prev.understanding.intent == Intent::Valuation
+                && i == 0
+                && c.title.starts_with("Valuation as of "))
+    }
+
+    /// A follow-up about the records the previous answer cited ("how much was it?", "who did it?", "what was
+    /// the mileage?", "how long ago?"). When some of them have been voided since — a voided record is not
+    /// history — the previous question is asked again over the records in force and the follow-up answers for
+    /// what that answer cites, saying so; otherwise it answers for the records cited. `follow` gives the
+    /// answer about a turn, with the reading it measured distances to (`measuredTo`), if any.
+    fn about_cited(
+        &self,
+        prev: &PreviousTurn,
+        follow_up: Intent,
+        follow: impl Fn(&PreviousTurn) -> (Answer, Option<String>),
+    ) -> Answer {
+        let voided = self.voided_since(prev);
+        let asked_again = voided > 0
+            && !matches!(
+                prev.understanding.intent,
+                Intent::Knowledge | Intent::Search | Intent::Unclear
+            )
+            && !is_follow_up(prev.understanding.intent);
+        let (turn, lead) = if asked_again {
+            let mut understanding = prev.understanding.clone();
+            understanding.slots.measured_to = None;
+            let again = self.compute(&understanding);
+            let cited = prev.about().count();
+            let lead = match (voided, cited) {
+                (1, 1) => "The record the previous answer cited has since been voided".to_string(),
+                (n, all) if n == all => {
+                    format!("The {n} records the previous answer cited have since been voided")
+                }
+                (1, all) => format!(
+                    "1 of the {all} records the previous answer cited has since been voided"
+                ),
+                (n, all) => {
+                    format!(
+                        "{n} of the {all} records the previous answer cited have since been voided"
+                    )
+                }
+            };
+            if again.citations.is_empty() {
+                // Nothing in force answers it: that answer, said as the previous question's.
+                let text = format!(
+                    "{lead} (a voided record is not history), and asked again over the records in force the \
+                     previous question finds nothing: {}",
+                    again.text
+                );
+                return leaning_on(prev, follow_up, text_answer(text, Vec::new()));
+            }
+            (
+                PreviousTurn {
+                    understanding,
+                    citations: again.citations,
+                },
+                Some(lead),
+            )
+        } else {
+            (prev.clone(), None)
+        };
+        let (mut answer, measured_to) = follow(&turn);
+        if let Some(lead) = lead {
+            answer.text = format!(
+                "{lead} (a voided record is not history), so the previous question was asked again over the \
+                 records in force. {}",
+                answer.text
+            );
+        }
+        let mut a = leaning_on(&turn, follow_up, answer);
+        a.understanding.slots.measured_to = measured_to;
+        a
     }
 
     /// A follow-up about the cited records when none is left to answer for: none was cited, or those cited

@@ -2247,7 +2247,7 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
         "{}",
         a.text
     );
-    // A cited record voided since: its time, not its name (nothing of it is told again).
+    // A cited record voided since: its time, not its name (nothing of it is told again), and said voided.
     let voided_since = conversation(&k, &["When was the oil last changed?"]);
     k.events.retain(|e| e.id != "m3");
     let a = answer(
@@ -2258,7 +2258,10 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
     );
     assert!(
         a.text
-            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+            .starts_with("The record the previous answer cited has since been voided")
+            && a.text.contains(
+                "read before where it stood. The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"
+            ),
         "{}",
         a.text
     );
@@ -2345,44 +2348,106 @@ fn where_i_usually_go_counts_every_vendor_it_leaves_unnamed() {
 }
 
 #[test]
-fn a_cited_record_voided_since_is_said_to_be_voided_and_nothing_of_it_is_told() {
+fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_over_the_records_in_force()
+ {
     let k = fixture();
+    // The last oil change is e07 (2025-08-30, Quick Lube); it is voided afterwards.
     let first = conversation(&k, &["When was the oil last changed?"]);
-    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    assert_eq!(cited(&first[0]), ["e07"]);
     let mut voided = k.clone();
     voided.events.retain(|e| e.id != "e07");
-    let p = Prepared::new(voided);
-    for (q, said) in [
-        ("who did it?", "there is no shop or seller to name"),
-        ("what was the mileage?", "there is no odometer to give"),
+    let p = Prepared::new(voided.clone());
+    let lead = "The record the previous answer cited has since been voided (a voided record is not history), so \
+                the previous question was asked again over the records in force. ";
+    for (q, said, also_cited) in [
+        (
+            "how much was it?",
+            "“Oil change” on 2024-11-20 cost 164.99 USD.",
+            None,
+        ),
+        (
+            "who did it?",
+            "“Oil change” on 2024-11-20 was done by Main St Auto.",
+            None,
+        ),
+        (
+            "what was the mileage?",
+            "“Oil change” on 2024-11-20 was at 34,350 mi.",
+            None,
+        ),
         (
             "how long ago was that?",
-            "there is nothing to count the time or distance from",
+            "“Oil change” on 2024-11-20 was 1 year, 5 months and 20 days ago, at 34,350 mi: 18,084 mi before \
+             the latest reading (52,434 mi on 2026-05-08).",
+            Some("e08"),
         ),
-        ("how much did it cost?", "there is no cost to give"),
     ] {
         let a = answer(q, &p, Some(&previous(&first[0])), now());
-        assert_eq!(
-            a.text,
-            format!("The record the previous answer cited has since been voided, so {said}."),
-            "{q}"
-        );
-        assert!(a.citations.is_empty(), "{q}");
-        // Of several, the others are answered and the voided one counted.
-        let a = answer(q, &p, Some(&previous(&count[0])), now());
-        assert_eq!(cited(&a)[..2], ["e02", "e03"], "{q}: {}", a.text);
-        assert!(
-            a.text
-                .ends_with(" 1 other record it cited has since been voided."),
-            "{q}: {}",
-            a.text
-        );
+        assert_eq!(a.text, format!("{lead}{said}"), "{q}");
+        let mut expected = vec!["e03"];
+        expected.extend(also_cited);
+        assert_eq!(cited(&a), expected, "{q}");
+        // Stored as the previous question, so the next follow-up leans on the record now cited.
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
         assert!(
             !a.text.contains("2025-08-30") && !a.text.contains("Quick Lube"),
             "{q}: {}",
             a.text
         );
     }
+    let cost = answer("how much was it?", &p, Some(&previous(&first[0])), now());
+    let before = answer("and before that?", &p, Some(&previous(&cost)), now());
+    assert_eq!(cited(&before), ["e02"], "{}", before.text);
+    let cost_again = answer("how much was it?", &p, Some(&previous(&before)), now());
+    assert_eq!(
+        cost_again.text,
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD."
+    );
+    // "and before that?" right after the void: before where the voided record stood, said so.
+    let a = answer("and before that?", &p, Some(&previous(&first[0])), now());
+    assert_eq!(
+        a.text,
+        "The record the previous answer cited has since been voided (a voided record is not history), so the \
+         records in force are read before where it stood. The last oil change before 2025-08-30 10:00 UTC was \
+         on 2024-11-20, at 34,350 mi, by Main St Auto (“Oil change”, 164.99 USD). 2 are recorded before \
+         2025-08-30 10:00 UTC."
+    );
+    assert_eq!(cited(&a), ["e03"]);
+    // Of several cited, one voided: the previous question again, the voided one counted.
+    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    assert_eq!(cited(&count[0]), ["e02", "e03", "e07"]);
+    let a = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&count[0])),
+        now(),
+    );
+    assert_eq!(
+        a.text,
+        "1 of the 3 records the previous answer cited has since been voided (a voided record is not history), \
+         so the previous question was asked again over the records in force. “Oil and filter change + tire \
+         rotation” on 2024-06-01 cost 129.99 USD; “Oil change” on 2024-11-20 cost 164.99 USD. Together: 294.98 \
+         USD."
+    );
+    assert_eq!(cited(&a), ["e02", "e03"]);
+    // Nothing in force answers it any more: that is said, nothing cited.
+    let mut none_left = voided;
+    none_left
+        .events
+        .retain(|e| !matches!(e.id.as_str(), "e02" | "e03"));
+    let a = answer(
+        "who did it?",
+        &Prepared::new(none_left),
+        Some(&previous(&first[0])),
+        now(),
+    );
+    assert_eq!(
+        a.text,
+        "The record the previous answer cited has since been voided (a voided record is not history), and asked \
+         again over the records in force the previous question finds nothing: No oil change is recorded for this \
+         vehicle."
+    );
+    assert!(a.citations.is_empty());
 }
 
 #[test]
