@@ -360,6 +360,10 @@ fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> 
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
             u.slots.measured_to = None;
+            // After a comparison, before that is before the earliest record of either period, over no range.
+            if u.slots.compare.take().is_some() {
+                u.slots.range = None;
+            }
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpBefore);
             }
@@ -413,6 +417,7 @@ fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> 
                 return ctx.not_bounded(prev, Intent::FollowUpRange);
             }
             u.slots.range = asked.slots.range.clone();
+            u.slots.compare = None;
             u.slots.before = None;
             u.slots.before_record = None;
             (u, Some(Intent::FollowUpRange))
@@ -1133,6 +1138,9 @@ impl Ctx<'_> {
     }
 
     fn total_cost(&self, s: &Slots) -> Answer {
+        if let Some(other) = &s.compare {
+            return self.compared_costs(s, other);
+        }
         let mut found = self.select(s);
         if s.kind.is_none() {
             found.retain(|e| e.kind != EventKind::Acquisition);
@@ -1227,6 +1235,140 @@ impl Ctx<'_> {
             && !found.iter().any(|e| e.id == bought.id)
         {
             citations.push(cite(bought));
+        }
+        text_answer(text, citations)
+    }
+
+    /// "Did I spend more this year than last year?": each period's total per currency, selected as
+    /// [`Self::total_cost`] selects (purchase excluded unless asked, records with a cost), which is larger and
+    /// by how much — or that they are equal, or that one has no cost recorded — citing the records of both.
+    fn compared_costs(&self, s: &Slots, other: &RangeSpec) -> Answer {
+        if let RangeSpec::Unreadable { said } = other {
+            return text_answer(
+                format!(
+                    "I could not read the time range “{}”. Ask, for example, “Did I spend more this year than last \
+                     year?” or “more on repairs in 2024 or 2023?”.",
+                    isolated(said)
+                ),
+                Vec::new(),
+            );
+        }
+        let periods = [
+            Slots {
+                compare: None,
+                ..s.clone()
+            },
+            Slots {
+                range: Some(other.clone()),
+                compare: None,
+                ..s.clone()
+            },
+        ];
+        let costed = |slots: &Slots| {
+            let mut found = self.select(slots);
+            if slots.kind.is_none() {
+                found.retain(|e| e.kind != EventKind::Acquisition);
+            }
+            found.retain(|e| e.cost_cents.is_some() && e.currency.is_some());
+            found
+        };
+        let found = [costed(&periods[0]), costed(&periods[1])];
+        let sums = [
+            totals(found[0].iter().copied()),
+            totals(found[1].iter().copied()),
+        ];
+        let labels = [
+            self.range_label(&periods[0]).trim().to_string(),
+            self.range_label(&periods[1]).trim().to_string(),
+        ];
+        let what = if s.has_subject() {
+            self.subject(s)
+        } else {
+            kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
+        };
+        let at = self.vendor_label(s);
+        let before = self.before_label(s);
+        if found.iter().all(Vec::is_empty) {
+            return text_answer(
+                format!(
+                    "No cost is recorded for {what}{at}{before} {} or {}.",
+                    labels[0], labels[1]
+                ),
+                Vec::new(),
+            );
+        }
+        let each: Vec<String> = (0..2)
+            .map(|i| match found[i].len() {
+                0 => format!("{}, none", labels[i]),
+                n => format!(
+                    "{}, {} over {}",
+                    labels[i],
+                    join_totals(&sums[i]),
+                    plural(n, "record", "records")
+                ),
+            })
+            .collect();
+        let mut text = format!(
+            "Costs recorded for {what}{at}{before}: {}.",
+            each.join("; ")
+        );
+        let currencies: BTreeSet<&String> = sums[0].keys().chain(sums[1].keys()).collect();
+        let several = currencies.len() > 1;
+        for cur in currencies {
+            let in_cur = if several {
+                format!("In {cur}: ")
+            } else {
+                String::new()
+            };
+            let of = |i: usize| sums[i].get(cur).copied();
+            let verdict = match (of(0), of(1)) {
+                (Some(a), Some(b)) if a == b => {
+                    format!("the two are equal, {} each", money(a, cur))
+                }
+                (Some(a), Some(b)) => {
+                    let (more, by) = if a > b { (0, a - b) } else { (1, b - a) };
+                    format!("more was spent {}, by {}", labels[more], money(by, cur))
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    let (has, none) = if of(0).is_some() { (0, 1) } else { (1, 0) };
+                    format!(
+                        "no cost{} is recorded {}, so only {} has one",
+                        if several {
+                            format!(" in {cur}")
+                        } else {
+                            String::new()
+                        },
+                        labels[none],
+                        labels[has]
+                    )
+                }
+                (None, None) => continue,
+            };
+            text.push_str(&format!(" {}.", capitalised(&format!("{in_cur}{verdict}"))));
+        }
+        let mut citations: Vec<Citation> = Vec::new();
+        for e in found.iter().flatten() {
+            cite_once(&mut citations, e);
+        }
+        // Records before the latest acquisition are an earlier owner's (or before a resale): said, as the
+        // total says it, with the acquisition cited for its date.
+        if let Some(bought) = self.acquisition() {
+            let earlier = citations
+                .iter()
+                .filter(|c| c.occurred_at < bought.occurred_at)
+                .count();
+            if earlier > 0 {
+                text.push_str(&format!(
+                    " {} before you bought it on {}.",
+                    if earlier == 1 {
+                        "1 of these records comes".to_string()
+                    } else {
+                        format!("{earlier} of these records come")
+                    },
+                    date(&bought.occurred_at)
+                ));
+                cite_once(&mut citations, bought);
+            }
         }
         text_answer(text, citations)
     }

@@ -250,6 +250,10 @@ pub struct Slots {
     /// rates are held); an answer in another currency says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// The second period a cost comparison names ("more this year than last year?": last year; `range` is
+    /// this year): both totals are given and compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<RangeSpec>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -1109,10 +1113,23 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     if let Some(spec) = season_or_ago(q) {
         return Some(spec);
     }
-    if has_any(q, &["last year", "previous year"]) {
+    // "last year's", "this year's" are normalised "last years", "this years".
+    if has_any(
+        q,
+        &["last year", "previous year", "last years", "previous years"],
+    ) {
         return Some(RangeSpec::LastYear);
     }
-    if has_any(q, &["this year", "so far this year", "year to date", "ytd"]) {
+    if has_any(
+        q,
+        &[
+            "this year",
+            "this years",
+            "so far this year",
+            "year to date",
+            "ytd",
+        ],
+    ) {
         return Some(RangeSpec::ThisYear);
     }
     if has_any(
@@ -2811,6 +2828,29 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     if intent == Intent::VehicleFacts {
         slots.vehicle_facts = vehicle_facts_asked(q).unwrap_or_default();
     }
+    // A cost compared over two periods: both totals, the first period as `range`, the second as `compare`.
+    if (intent == Intent::TotalCost
+        || (matches!(
+            intent,
+            Intent::ListEvents | Intent::Search | Intent::Unclear
+        ) && has_any(
+            q,
+            &[
+                "more on",
+                "less on",
+                "spend more",
+                "spent more",
+                "spend less",
+                "spent less",
+            ],
+        )))
+        && let Some((first, second)) = compared_ranges(q)
+    {
+        intent = Intent::TotalCost;
+        slots.range = Some(first);
+        slots.compare = Some(second);
+        slots.pick = None;
+    }
     slots.distance_unit = distance_unit_asked(q);
     slots.currency = currency_asked(question, q);
     // What "I" spent (not what "it" cost): the owner's own spending.
@@ -2971,6 +3011,52 @@ fn vehicle_facts_asked(q: &str) -> Option<Vec<VehicleFact>> {
         ],
     )
     .then(Vec::new)
+}
+
+/// The two periods a comparison names, in the order named: "Did I spend more this year than last year?", "How
+/// does this year's maintenance cost compare to last year's?", "more on repairs in 2024 or 2023?". A word of
+/// comparison, and a range on each side of "than", "compared to", "versus", "or" (…).
+fn compared_ranges(q: &str) -> Option<(RangeSpec, RangeSpec)> {
+    if !has_any(
+        q,
+        &[
+            "more",
+            "less",
+            "compare",
+            "compared",
+            "comparison",
+            "versus",
+            "vs",
+            "than",
+            "difference",
+            "higher",
+            "lower",
+            "bigger",
+            "smaller",
+            "cheaper",
+        ],
+    ) {
+        return None;
+    }
+    const BETWEEN: [&str; 11] = [
+        "than",
+        "compared to",
+        "compared with",
+        "compare to",
+        "compare with",
+        "in comparison to",
+        "versus",
+        "vs",
+        "against",
+        "or",
+        "and",
+    ];
+    BETWEEN.iter().find_map(|word| {
+        let (before, after) = q.split_once(&format!(" {word} "))?;
+        let first = range_of(&format!("{before} "))?;
+        let second = range_of(&format!(" {after}"))?;
+        (first != second).then_some((first, second))
+    })
 }
 
 /// "How long have I owned it?", and as a sold vehicle is asked about: "How long did I own it?", "How long did

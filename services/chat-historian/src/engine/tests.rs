@@ -3667,3 +3667,111 @@ fn a_distance_asked_in_the_other_unit_is_converted_and_a_currency_asked_is_never
         a.text
     );
 }
+
+#[test]
+fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how_much() {
+    let mut k = fixture();
+    // This year (2026, asked on 2026-05-10): one repair of 100.00 USD.
+    let mut repair = k.events[3].clone();
+    repair.id = "r26".into();
+    repair.occurred_at = at(2026, 2, 3);
+    repair.cost_cents = Some(10_000);
+    k.events.push(repair);
+    k.sort_events();
+    // 2025: e04 487.50 + e05 840.00 + e06 525.00 + e07 129.99 = 1,982.49 USD; 2026: 100.00 USD.
+    let a = ask(&k, "Did I spend more this year than last year?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(a.understanding.slots.range, Some(RangeSpec::ThisYear));
+    assert_eq!(a.understanding.slots.compare, Some(RangeSpec::LastYear));
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): this year (2026), 100.00 USD over 1 record; last \
+         year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 USD."
+    );
+    assert_eq!(cited(&a), ["r26", "e04", "e05", "e06", "e07"]);
+    // A kind, and the possessive "last year's": maintenance in 2026 none, in 2025 e07 129.99 USD.
+    let a = ask(
+        &k,
+        "How does this year's maintenance cost compare to last year's?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for maintenance: this year (2026), none; last year (2025), 129.99 USD over 1 record. \
+         No cost is recorded this year (2026), so only last year (2025) has one."
+    );
+    assert_eq!(cited(&a), ["e07"]);
+    // Years named, "or": repairs in 2025 (e04, 487.50 USD) and in 2026 (r26, 100.00 USD).
+    let a = ask(&k, "more on repairs in 2025 or 2026?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        a.text,
+        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026, 100.00 USD over 1 record. More \
+         was spent in 2025, by 387.50 USD."
+    );
+    assert_eq!(cited(&a), ["e04", "r26"]);
+    // Equal totals are said to be equal; nothing in either period is said once.
+    let a = ask(&k, "Did I spend more on oil changes in 2024 than in 2025?");
+    assert!(
+        a.text.starts_with("Costs recorded for oil change: in 2024, 294.98 USD over 2 records; in 2025, 129.99 USD over 1 record. More was spent in 2024, by 164.99 USD."),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more on fuel in 2024 than in 2025?");
+    assert_eq!(a.text, "No cost is recorded for fuel in 2024 or in 2025.");
+    assert!(a.citations.is_empty());
+    let mut same = k.clone();
+    if let Some(e) = same.events.iter_mut().find(|e| e.id == "r26") {
+        e.cost_cents = Some(48_750);
+    }
+    let a = ask(&same, "did repairs cost more in 2025 than in 2026?");
+    assert!(
+        a.text.ends_with("The two are equal, 487.50 USD each."),
+        "{}",
+        a.text
+    );
+    // The records before the purchase (2024-05-01) are said to be: none here, so nothing is said.
+    assert!(
+        !ask(&k, "Did I spend more in 2024 than in 2025?")
+            .text
+            .contains("before you bought it")
+    );
+    // "and in 2023?" after it asks one period again, not the comparison.
+    let chain = conversation(
+        &k,
+        &["Did I spend more this year than last year?", "and in 2025?"],
+    );
+    assert_eq!(chain[1].understanding.slots.compare, None);
+    assert!(
+        chain[1]
+            .text
+            .starts_with("You spent 1,982.49 USD on the vehicle (purchase excluded) in 2025"),
+        "{}",
+        chain[1].text
+    );
+    // One range alone is no comparison.
+    assert_eq!(
+        ask(&k, "How much more did I spend this year?")
+            .understanding
+            .slots
+            .compare,
+        None
+    );
+    // Each currency compared apart, never converted.
+    let mut abroad = k.clone();
+    let mut e = abroad.events[6].clone();
+    e.id = "eur26".into();
+    e.occurred_at = at(2026, 3, 1);
+    e.currency = Some("EUR".into());
+    e.cost_cents = Some(9_000);
+    abroad.events.push(e);
+    abroad.sort_events();
+    let a = ask(&abroad, "Did I spend more this year than last year?");
+    assert!(
+        a.text.ends_with(
+            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026) has one. In USD: more \
+             was spent last year (2025), by 1,882.49 USD."
+        ),
+        "{}",
+        a.text
+    );
+}
