@@ -3,7 +3,8 @@
 //! used. It never writes a date, amount or mileage the records do not hold (or compute, for totals, rates
 //! and estimates, which say so); when nothing matches it says that nothing is recorded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,13 +12,13 @@ use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
-use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
+use vwc_contracts::{EventDetails, EventKind, KM_PER_MILE, OdometerUnit, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
-    Vocabulary, normalise, resolve_range, specification, task_noun, understand,
+    VehicleFact, Vocabulary, normalise, resolve_range, specification, task_noun, understand,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -263,18 +264,106 @@ pub fn answer(
     now: DateTime<Utc>,
 ) -> Answer {
     let asked = understand(question, &prepared.vocabulary);
+    // The unit and currency asked in: the question's own, else — for a follow-up — the previous turn's.
+    let leaned_on = previous.filter(|_| is_follow_up(asked.intent));
+    let unit = asked
+        .slots
+        .distance_unit
+        .or_else(|| leaned_on.and_then(|p| p.understanding.slots.distance_unit));
+    let currency = asked
+        .slots
+        .currency
+        .clone()
+        .or_else(|| leaned_on.and_then(|p| p.understanding.slots.currency.clone()));
     let ctx = Ctx {
+        asked_unit: unit,
+        converted: Cell::new(false),
         p: prepared,
         k: &prepared.knowledge,
         now,
         question,
     };
+    let mut a = resolve(&ctx, asked, previous);
+    if ctx.converted.get() {
+        let recorded = prepared.knowledge.unit();
+        a.text.push_str(&format!(
+            " Distances are recorded in {}; the {} figures are converted at 1 mi = 1.609344 km and rounded.",
+            recorded.as_str(),
+            unit.unwrap_or_default().as_str()
+        ));
+    }
+    if let Some(asked_in) = &currency {
+        a.text.push_str(&not_converted(&a.text, asked_in));
+    }
+    a.understanding.slots.distance_unit = unit;
+    a.understanding.slots.currency = currency;
+    a
+}
+
+fn is_follow_up(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::FollowUpVendor
+            | Intent::FollowUpOdometer
+            | Intent::FollowUpRange
+            | Intent::FollowUpAgo
+    )
+}
+
+/// " The costs are recorded in USD and given in USD: no conversion to EUR is made (no exchange rates are
+/// held)." when an answer asked in `asked_in` gives amounts in other currencies; nothing when it gives none,
+/// or only amounts in that currency. Amounts are read from the answer as `money` writes them ("129.99 USD").
+fn not_converted(text: &str, asked_in: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let currencies: BTreeSet<&str> = words
+        .windows(2)
+        .filter(|w| {
+            let amount = w[0].trim_start_matches(['(', '+', '-', '≈']);
+            amount.contains('.')
+                && amount
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+        })
+        .map(|w| w[1].trim_end_matches(|c: char| !c.is_ascii_alphabetic()))
+        .filter(|c| vwc_contracts::currency::is_iso4217(c))
+        .collect();
+    let others: Vec<&str> = currencies
+        .iter()
+        .copied()
+        .filter(|c| *c != asked_in)
+        .collect();
+    if others.is_empty() {
+        return String::new();
+    }
+    let recorded = others.join(" and ");
+    let lead = if currencies.contains(asked_in) {
+        format!(
+            " Only the {asked_in} amounts are in {asked_in}; the others are recorded in {recorded}"
+        )
+    } else {
+        format!(" The costs are recorded in {recorded}")
+    };
+    format!(
+        "{lead} and given in {recorded}: no conversion to {asked_in} is made (no exchange rates are held)."
+    )
+}
+
+/// The answer to what was asked, follow-ups resolved against the previous turn.
+fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> Answer {
+    let mut voided_bound = false;
     let (understanding, follow_up) = match (asked.intent, previous) {
         // Another vehicle named ("and the Civic?"): nothing of this one is said about it, follow-up or not.
         _ if asked.slots.other_vehicle.is_some() => (asked, None),
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
             u.slots.measured_to = None;
+            // After a comparison, before that is before the earliest record of either period, over no range.
+            if u.slots.compare.take().is_some() {
+                u.slots.range = None;
+            }
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpBefore);
             }
@@ -288,6 +377,12 @@ pub fn answer(
                     .about()
                     .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
+            // The record bounding "before that" voided since: the records in force are read before where it
+            // stood, and the answer says it was voided (nothing else of it is told).
+            voided_bound = from.is_some_and(|c| {
+                ctx.k.event(&c.event_id).is_none()
+                    && !(u.intent == Intent::Valuation && ctx.is_estimate(prev, 0, c))
+            });
             match from {
                 Some(c) => {
                     u.slots.before = Some(c.occurred_at);
@@ -322,6 +417,7 @@ pub fn answer(
                 return ctx.not_bounded(prev, Intent::FollowUpRange);
             }
             u.slots.range = asked.slots.range.clone();
+            u.slots.compare = None;
             u.slots.before = None;
             u.slots.before_record = None;
             (u, Some(Intent::FollowUpRange))
@@ -343,26 +439,25 @@ pub fn answer(
             None,
         ),
         (Intent::FollowUpCost, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpCost, ctx.cost_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpCost, |p| (ctx.cost_of(p), None));
         }
         (Intent::FollowUpWhy, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpWhy, ctx.why(prev));
         }
         (Intent::FollowUpVendor, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpVendor, ctx.vendor_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpVendor, |p| (ctx.vendor_of(p), None));
         }
         (Intent::FollowUpOdometer, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
+            return ctx.about_cited(prev, Intent::FollowUpOdometer, |p| {
+                (ctx.odometer_of(p), None)
+            });
         }
         // "How many miles ago was the last oil change?": a question of its own, naming what it asks about.
         (Intent::FollowUpAgo, _) if names_its_own_records(&asked.slots) => {
             return ctx.ago_of_last(asked);
         }
         (Intent::FollowUpAgo, Some(prev)) => {
-            let (a, measured_to) = ctx.since_cited(prev);
-            let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
-            a.understanding.slots.measured_to = measured_to;
-            return a;
+            return ctx.about_cited(prev, Intent::FollowUpAgo, |p| ctx.since_cited(p));
         }
         (
             Intent::FollowUpBefore
@@ -380,6 +475,13 @@ pub fn answer(
         _ => (asked, None),
     };
     let mut a = ctx.compute(&understanding);
+    if voided_bound {
+        a.text = format!(
+            "The record the previous answer cited has since been voided (a voided record is not history), so the \
+             records in force are read before where it stood. {}",
+            a.text
+        );
+    }
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
@@ -404,6 +506,10 @@ fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer 
 }
 
 struct Ctx<'a> {
+    /// The distance unit the question asks in, when it is not the vehicle's: distances are converted.
+    asked_unit: Option<OdometerUnit>,
+    /// Whether the answer converted a distance (it then says how).
+    converted: Cell<bool>,
     p: &'a Prepared,
     k: &'a VehicleKnowledge,
     now: DateTime<Utc>,
@@ -578,11 +684,41 @@ fn answer_noun(intent: Intent) -> &'static str {
         Intent::Sale => "the sale",
         Intent::Knowledge => "general maintenance knowledge",
         Intent::Search => "a search of the records",
+        Intent::VehicleFacts => "the vehicle's registration",
         _ => "that answer",
     }
 }
 
 impl Ctx<'_> {
+    /// A distance in the vehicle's unit as the answer gives it: as recorded, or — asked in the other unit —
+    /// converted (1 mi = 1.609344 km) and rounded, with the recorded figure: "≈ 1,207 km (750 mi)".
+    fn dist(&self, value: u64) -> String {
+        let unit = self.k.unit();
+        match self.asked_unit {
+            Some(asked) if asked != unit => {
+                self.converted.set(true);
+                let converted = match asked {
+                    OdometerUnit::Km => value as f64 * KM_PER_MILE,
+                    OdometerUnit::Mi => value as f64 / KM_PER_MILE,
+                };
+                format!(
+                    "≈ {} ({})",
+                    odometer(converted.round() as u64, asked),
+                    odometer(value, unit)
+                )
+            }
+            _ => odometer(value, unit),
+        }
+    }
+
+    /// A computed distance (a rate, an estimate): "about 750 mi", or converted, "≈ 1,207 km (750 mi)".
+    fn about(&self, value: u64) -> String {
+        match self.asked_unit {
+            Some(asked) if asked != self.k.unit() => self.dist(value),
+            _ => format!("about {}", self.dist(value)),
+        }
+    }
+
     /// The latest acquisition: the current owner's story starts there (records before it are the previous
     /// owner's, docs/valuation.md).
     fn acquisition(&self) -> Option<&VehicleEvent> {
@@ -806,6 +942,7 @@ impl Ctx<'_> {
             Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
+            Intent::VehicleFacts => self.vehicle_facts(s),
             Intent::FollowUpBefore
             | Intent::FollowUpCost
             | Intent::FollowUpWhy
@@ -842,7 +979,7 @@ impl Ctx<'_> {
     fn describe(&self, e: &VehicleEvent) -> String {
         let mut parts = vec![date(&e.occurred_at)];
         if let Some(o) = e.odometer {
-            parts.push(format!("at {}", odometer(o, self.k.unit())));
+            parts.push(format!("at {}", self.dist(o)));
         }
         if let Some(v) = &e.vendor {
             parts.push(format!("by {}", isolated(&v.name)));
@@ -1001,6 +1138,9 @@ impl Ctx<'_> {
     }
 
     fn total_cost(&self, s: &Slots) -> Answer {
+        if let Some(other) = &s.compare {
+            return self.compared_costs(s, other);
+        }
         let mut found = self.select(s);
         if s.kind.is_none() {
             found.retain(|e| e.kind != EventKind::Acquisition);
@@ -1095,6 +1235,140 @@ impl Ctx<'_> {
             && !found.iter().any(|e| e.id == bought.id)
         {
             citations.push(cite(bought));
+        }
+        text_answer(text, citations)
+    }
+
+    /// "Did I spend more this year than last year?": each period's total per currency, selected as
+    /// [`Self::total_cost`] selects (purchase excluded unless asked, records with a cost), which is larger and
+    /// by how much — or that they are equal, or that one has no cost recorded — citing the records of both.
+    fn compared_costs(&self, s: &Slots, other: &RangeSpec) -> Answer {
+        if let RangeSpec::Unreadable { said } = other {
+            return text_answer(
+                format!(
+                    "I could not read the time range “{}”. Ask, for example, “Did I spend more this year than last \
+                     year?” or “more on repairs in 2024 or 2023?”.",
+                    isolated(said)
+                ),
+                Vec::new(),
+            );
+        }
+        let periods = [
+            Slots {
+                compare: None,
+                ..s.clone()
+            },
+            Slots {
+                range: Some(other.clone()),
+                compare: None,
+                ..s.clone()
+            },
+        ];
+        let costed = |slots: &Slots| {
+            let mut found = self.select(slots);
+            if slots.kind.is_none() {
+                found.retain(|e| e.kind != EventKind::Acquisition);
+            }
+            found.retain(|e| e.cost_cents.is_some() && e.currency.is_some());
+            found
+        };
+        let found = [costed(&periods[0]), costed(&periods[1])];
+        let sums = [
+            totals(found[0].iter().copied()),
+            totals(found[1].iter().copied()),
+        ];
+        let labels = [
+            self.range_label(&periods[0]).trim().to_string(),
+            self.range_label(&periods[1]).trim().to_string(),
+        ];
+        let what = if s.has_subject() {
+            self.subject(s)
+        } else {
+            kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
+        };
+        let at = self.vendor_label(s);
+        let before = self.before_label(s);
+        if found.iter().all(Vec::is_empty) {
+            return text_answer(
+                format!(
+                    "No cost is recorded for {what}{at}{before} {} or {}.",
+                    labels[0], labels[1]
+                ),
+                Vec::new(),
+            );
+        }
+        let each: Vec<String> = (0..2)
+            .map(|i| match found[i].len() {
+                0 => format!("{}, none", labels[i]),
+                n => format!(
+                    "{}, {} over {}",
+                    labels[i],
+                    join_totals(&sums[i]),
+                    plural(n, "record", "records")
+                ),
+            })
+            .collect();
+        let mut text = format!(
+            "Costs recorded for {what}{at}{before}: {}.",
+            each.join("; ")
+        );
+        let currencies: BTreeSet<&String> = sums[0].keys().chain(sums[1].keys()).collect();
+        let several = currencies.len() > 1;
+        for cur in currencies {
+            let in_cur = if several {
+                format!("In {cur}: ")
+            } else {
+                String::new()
+            };
+            let of = |i: usize| sums[i].get(cur).copied();
+            let verdict = match (of(0), of(1)) {
+                (Some(a), Some(b)) if a == b => {
+                    format!("the two are equal, {} each", money(a, cur))
+                }
+                (Some(a), Some(b)) => {
+                    let (more, by) = if a > b { (0, a - b) } else { (1, b - a) };
+                    format!("more was spent {}, by {}", labels[more], money(by, cur))
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    let (has, none) = if of(0).is_some() { (0, 1) } else { (1, 0) };
+                    format!(
+                        "no cost{} is recorded {}, so only {} has one",
+                        if several {
+                            format!(" in {cur}")
+                        } else {
+                            String::new()
+                        },
+                        labels[none],
+                        labels[has]
+                    )
+                }
+                (None, None) => continue,
+            };
+            text.push_str(&format!(" {}.", capitalised(&format!("{in_cur}{verdict}"))));
+        }
+        let mut citations: Vec<Citation> = Vec::new();
+        for e in found.iter().flatten() {
+            cite_once(&mut citations, e);
+        }
+        // Records before the latest acquisition are an earlier owner's (or before a resale): said, as the
+        // total says it, with the acquisition cited for its date.
+        if let Some(bought) = self.acquisition() {
+            let earlier = citations
+                .iter()
+                .filter(|c| c.occurred_at < bought.occurred_at)
+                .count();
+            if earlier > 0 {
+                text.push_str(&format!(
+                    " {} before you bought it on {}.",
+                    if earlier == 1 {
+                        "1 of these records comes".to_string()
+                    } else {
+                        format!("{earlier} of these records come")
+                    },
+                    date(&bought.occurred_at)
+                ));
+                cite_once(&mut citations, bought);
+            }
         }
         text_answer(text, citations)
     }
@@ -1306,7 +1580,7 @@ impl Ctx<'_> {
                 "You sold it on {} for {}, at {}.",
                 date(&sale.sold_at),
                 money(sale.price_cents, &sale.currency),
-                odometer(sale.odometer, self.k.unit())
+                self.dist(sale.odometer)
             ),
             Vec::new(),
         )
@@ -1585,7 +1859,7 @@ impl Ctx<'_> {
             None => {}
         }
         if let Some(o) = last.odometer {
-            facts.push(format!("at {}", odometer(o, self.k.unit())));
+            facts.push(format!("at {}", self.dist(o)));
         }
         let mut text = format!("{} (“{}”).", facts.join(", "), isolated(&last.title));
         if let Some(n) = &last.notes {
@@ -1870,7 +2144,7 @@ impl Ctx<'_> {
                     _ => i.interval_miles,
                 };
                 let every: Vec<String> = distance
-                    .map(|d| odometer(u64::from(d), unit))
+                    .map(|d| self.dist(u64::from(d)))
                     .into_iter()
                     .chain(
                         i.interval_months
@@ -1887,7 +2161,7 @@ impl Ctx<'_> {
                     Some(at) => {
                         line.push_str(&format!("; last done on {}", date(&at)));
                         if let Some(o) = i.last_done_odometer {
-                            line.push_str(&format!(" at {}", odometer(o, unit)));
+                            line.push_str(&format!(" at {}", self.dist(o)));
                         }
                     }
                     None => {
@@ -1930,7 +2204,6 @@ impl Ctx<'_> {
     /// reading nearest it: the last on or before it, else the first after). In words, with the records
     /// it was read from.
     fn never_done_anchor(&self) -> (String, Vec<&VehicleEvent>) {
-        let unit = self.k.unit();
         let acquisition = self.acquisition();
         let (at, mut words, mut records) = match (acquisition, &self.k.vehicle) {
             (Some(a), _) => (
@@ -1946,7 +2219,7 @@ impl Ctx<'_> {
             (None, None) => return ("the vehicle's acquisition".into(), Vec::new()),
         };
         match acquisition.and_then(|a| a.odometer) {
-            Some(o) => words.push_str(&format!(" at {}", odometer(o, unit))),
+            Some(o) => words.push_str(&format!(" at {}", self.dist(o))),
             None => {
                 let readings = || self.k.events.iter().filter(|e| e.odometer.is_some());
                 let nearest = readings()
@@ -1955,7 +2228,7 @@ impl Ctx<'_> {
                 if let Some(r) = nearest {
                     words.push_str(&format!(
                         " at {} (the reading of {})",
-                        odometer(r.odometer.unwrap_or_default(), unit),
+                        self.dist(r.odometer.unwrap_or_default()),
                         date(&r.occurred_at)
                     ));
                     records.push(r);
@@ -1972,7 +2245,7 @@ impl Ctx<'_> {
             when.push(format!("due on {d}"));
         }
         if let Some(o) = item.due_odometer {
-            when.push(format!("{odometer_words} {}", odometer(o, self.k.unit())));
+            when.push(format!("{odometer_words} {}", self.dist(o)));
         }
         when
     }
@@ -2027,24 +2300,23 @@ impl Ctx<'_> {
     }
 
     fn usage_rate(&self) -> Answer {
-        let unit = self.k.unit();
         let sold = self.sale().map(|sale| {
             format!(
                 "It was sold on {} at {} (the odometer at the sale); there is no odometer today to estimate.",
                 date(&sale.sold_at),
-                odometer(sale.odometer, unit)
+                self.dist(sale.odometer)
             )
         });
         if let Some(sold) = &sold {
             return match self.usage() {
                 Some(u) => text_answer(
                     format!(
-                        "You drove about {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
-                        odometer((u.per_day * 365.25 / 12.0).round() as u64, unit),
-                        odometer((u.per_day * 365.25).round() as u64, unit),
-                        odometer(u.first.odometer.unwrap_or_default(), unit),
+                        "You drove {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
+                        self.about((u.per_day * 365.25 / 12.0).round() as u64),
+                        self.dist((u.per_day * 365.25).round() as u64),
+                        self.dist(u.first.odometer.unwrap_or_default()),
                         date(&u.first.occurred_at),
-                        odometer(u.last.odometer.unwrap_or_default(), unit),
+                        self.dist(u.last.odometer.unwrap_or_default()),
                         date(&u.last.occurred_at),
                     ),
                     vec![cite(u.first), cite(u.last)],
@@ -2058,7 +2330,7 @@ impl Ctx<'_> {
                 Some(e) => text_answer(
                     format!(
                         "Only one odometer value is usable ({} on {}); a usage rate needs two on different days.",
-                        odometer(e.odometer.unwrap_or_default(), unit),
+                        self.dist(e.odometer.unwrap_or_default()),
                         date(&e.occurred_at)
                     ),
                     vec![cite(e)],
@@ -2075,16 +2347,16 @@ impl Ctx<'_> {
         let last_value = u.last.odometer.unwrap_or_default();
         let estimate = last_value + (u.per_day * days_since).round() as u64;
         let text = format!(
-            "You drive about {} a month ({} a year), measured from {} on {} to {} on {}. \
-             Estimated odometer today: about {} (computed from that rate; last recorded {} on {}).",
-            odometer(per_month, unit),
-            odometer(per_year, unit),
-            odometer(u.first.odometer.unwrap_or_default(), unit),
+            "You drive {} a month ({} a year), measured from {} on {} to {} on {}. \
+             Estimated odometer today: {} (computed from that rate; last recorded {} on {}).",
+            self.about(per_month),
+            self.dist(per_year),
+            self.dist(u.first.odometer.unwrap_or_default()),
             date(&u.first.occurred_at),
-            odometer(last_value, unit),
+            self.dist(last_value),
             date(&u.last.occurred_at),
-            odometer(estimate, unit),
-            odometer(last_value, unit),
+            self.about(estimate),
+            self.dist(last_value),
             date(&u.last.occurred_at),
         );
         text_answer(text, vec![cite(u.first), cite(u.last)])
@@ -2444,7 +2716,7 @@ impl Ctx<'_> {
             ),
             Intent::FollowUpOdometer => format!(
                 "At the sale on {on} the odometer read {}.",
-                odometer(sale.odometer, self.k.unit())
+                self.dist(sale.odometer)
             ),
             Intent::FollowUpVendor => {
                 format!("The sale on {on} records no buyer: only its date, price and odometer.")
@@ -2455,7 +2727,7 @@ impl Ctx<'_> {
                 format!(
                     "The sale on {on} was {}, at {}, the vehicle's last odometer.",
                     ago(y, m, d),
-                    odometer(sale.odometer, self.k.unit())
+                    self.dist(sale.odometer)
                 )
             }
         };
@@ -2494,19 +2766,90 @@ impl Ctx<'_> {
     /// How many records the previous answer cited have left the timeline since: voided, the only way a
     /// record leaves it. A published estimate it cited is no timeline record, and not one of them.
     fn voided_since(&self, prev: &PreviousTurn) -> usize {
-        let estimate = |i: usize, c: &Citation| {
-            self.k
-                .valuation
-                .as_ref()
-                .is_some_and(|p| p.envelope_id == c.event_id)
-                || (prev.understanding.intent == Intent::Valuation
-                    && i == 0
-                    && c.title.starts_with("Valuation as of "))
-        };
         prev.about()
             .enumerate()
-            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !estimate(*i, c))
+            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !self.is_estimate(prev, *i, c))
             .count()
+    }
+
+    /// Whether the `i`th citation of the previous answer is a published estimate (no timeline record).
+    fn is_estimate(&self, prev: &PreviousTurn, i: usize, c: &Citation) -> bool {
+        self.k
+            .valuation
+            .as_ref()
+            .is_some_and(|p| p.envelope_id == c.event_id)
+            || (prev.understanding.intent == Intent::Valuation
+                && i == 0
+                && c.title.starts_with("Valuation as of "))
+    }
+
+    /// A follow-up about the records the previous answer cited ("how much was it?", "who did it?", "what was
+    /// the mileage?", "how long ago?"). When some of them have been voided since — a voided record is not
+    /// history — the previous question is asked again over the records in force and the follow-up answers for
+    /// what that answer cites, saying so; otherwise it answers for the records cited. `follow` gives the
+    /// answer about a turn, with the reading it measured distances to (`measuredTo`), if any.
+    fn about_cited(
+        &self,
+        prev: &PreviousTurn,
+        follow_up: Intent,
+        follow: impl Fn(&PreviousTurn) -> (Answer, Option<String>),
+    ) -> Answer {
+        let voided = self.voided_since(prev);
+        let asked_again = voided > 0
+            && !matches!(
+                prev.understanding.intent,
+                Intent::Knowledge | Intent::Search | Intent::Unclear
+            )
+            && !is_follow_up(prev.understanding.intent);
+        let (turn, lead) = if asked_again {
+            let mut understanding = prev.understanding.clone();
+            understanding.slots.measured_to = None;
+            let again = self.compute(&understanding);
+            let cited = prev.about().count();
+            let lead = match (voided, cited) {
+                (1, 1) => "The record the previous answer cited has since been voided".to_string(),
+                (n, all) if n == all => {
+                    format!("The {n} records the previous answer cited have since been voided")
+                }
+                (1, all) => format!(
+                    "1 of the {all} records the previous answer cited has since been voided"
+                ),
+                (n, all) => {
+                    format!(
+                        "{n} of the {all} records the previous answer cited have since been voided"
+                    )
+                }
+            };
+            if again.citations.is_empty() {
+                // Nothing in force answers it: that answer, said as the previous question's.
+                let text = format!(
+                    "{lead} (a voided record is not history), and asked again over the records in force the \
+                     previous question finds nothing: {}",
+                    again.text
+                );
+                return leaning_on(prev, follow_up, text_answer(text, Vec::new()));
+            }
+            (
+                PreviousTurn {
+                    understanding,
+                    citations: again.citations,
+                },
+                Some(lead),
+            )
+        } else {
+            (prev.clone(), None)
+        };
+        let (mut answer, measured_to) = follow(&turn);
+        if let Some(lead) = lead {
+            answer.text = format!(
+                "{lead} (a voided record is not history), so the previous question was asked again over the \
+                 records in force. {}",
+                answer.text
+            );
+        }
+        let mut a = leaning_on(&turn, follow_up, answer);
+        a.understanding.slots.measured_to = measured_to;
+        a
     }
 
     /// A follow-up about the cited records when none is left to answer for: none was cited, or those cited
@@ -2570,14 +2913,13 @@ impl Ctx<'_> {
         if let Some(a) = self.about_the_sale(prev, Intent::FollowUpOdometer) {
             return a;
         }
-        let unit = self.k.unit();
         let mut lines = Vec::new();
         let mut citations = Vec::new();
         for c in prev.about() {
             if let Some(e) = self.k.event(&c.event_id) {
                 let record = named(e);
                 lines.push(match e.odometer {
-                    Some(o) => format!("{record} was at {}", odometer(o, unit)),
+                    Some(o) => format!("{record} was at {}", self.dist(o)),
                     None => format!("no odometer is recorded on {record}"),
                 });
                 citations.push(cite(e));
@@ -2592,7 +2934,7 @@ impl Ctx<'_> {
                     Some(o) => format!(
                         "the estimate as of {} was computed at {}",
                         v.as_of,
-                        odometer(o, unit)
+                        self.dist(o)
                     ),
                     None => format!("the estimate as of {} names no odometer", v.as_of),
                 });
@@ -2653,7 +2995,6 @@ impl Ctx<'_> {
         if let Some(a) = self.about_the_sale(prev, Intent::FollowUpAgo) {
             return (a, None);
         }
-        let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
             let a = self.none_cited(prev, "there is nothing to count the time or distance from");
@@ -2682,28 +3023,28 @@ impl Ctx<'_> {
                     }
                     _ if let Some((o, s)) = to_sale => format!(
                         ", at {}: {} before the sale ({} on {})",
-                        odometer(o, unit),
-                        odometer(s.odometer - o, unit),
-                        odometer(s.odometer, unit),
+                        self.dist(o),
+                        self.dist(s.odometer - o),
+                        self.dist(s.odometer),
                         date(&s.sold_at)
                     ),
                     (Some(o), Some(l)) if l.id == e.id => {
-                        format!(", at {}, the latest odometer reading", odometer(o, unit))
+                        format!(", at {}, the latest odometer reading", self.dist(o))
                     }
                     (Some(o), Some(l)) if l.odometer.is_some_and(|lo| lo >= o) => {
                         cite_once(&mut citations, l);
                         let lo = l.odometer.unwrap_or_default();
                         format!(
                             ", at {}: {} before the latest reading ({} on {})",
-                            odometer(o, unit),
-                            odometer(lo - o, unit),
-                            odometer(lo, unit),
+                            self.dist(o),
+                            self.dist(lo - o),
+                            self.dist(lo),
                             date(&l.occurred_at)
                         )
                     }
                     (Some(o), _) => format!(
                         ", at {}; no later odometer reading is recorded to count the distance from",
-                        odometer(o, unit)
+                        self.dist(o)
                     ),
                 };
                 line.push_str(&distance);
@@ -2796,6 +3137,62 @@ impl Ctx<'_> {
                 Vec::new(),
             ),
         }
+    }
+
+    /// "What is my VIN?", "What colour is it?", "What's the plate?": the vehicle's details as the registration
+    /// the historian holds gives them (updated by `PATCH /v1/vehicles/{id}`). No timeline record says them, so
+    /// nothing is cited; the answer says where they come from, and a detail not kept is said to be not
+    /// recorded.
+    fn vehicle_facts(&self, s: &Slots) -> Answer {
+        let Some(v) = &self.k.vehicle else {
+            return text_answer(
+                "The vehicle's registration has not reached the chat yet, so its details are not known here."
+                    .into(),
+                Vec::new(),
+            );
+        };
+        let asked: &[VehicleFact] = if s.vehicle_facts.is_empty() {
+            VehicleFact::ALL
+        } else {
+            &s.vehicle_facts
+        };
+        let given = |text: &str| Some(text.trim()).filter(|t| !t.is_empty()).map(isolated);
+        let mut known = Vec::new();
+        let mut missing = Vec::new();
+        for fact in asked {
+            let (name, value) = match fact {
+                VehicleFact::Year => ("model year", Some(v.year.to_string())),
+                VehicleFact::Make => ("make", given(&v.make)),
+                VehicleFact::Model => ("model", given(&v.model)),
+                VehicleFact::Trim => ("trim", v.trim.as_deref().and_then(given)),
+                VehicleFact::Colour => ("colour", v.colour.as_deref().and_then(given)),
+                VehicleFact::Vin => ("VIN", given(&v.vin)),
+                VehicleFact::Plate => ("licence plate", v.plate.as_deref().and_then(given)),
+            };
+            match value {
+                Some(value) => known.push(format!("{name} {value}")),
+                None => missing.push(name),
+            }
+        }
+        let missing_text = match missing.as_slice() {
+            [] => String::new(),
+            [one] => format!("Its {one} is not recorded in the vehicle's registration."),
+            [rest @ .., last] => format!(
+                "Its {} and {last} are not recorded in the vehicle's registration.",
+                rest.join(", ")
+            ),
+        };
+        let text = if known.is_empty() {
+            missing_text
+        } else {
+            let mut text = format!("From the vehicle's registration: {}.", known.join(", "));
+            if !missing_text.is_empty() {
+                text.push(' ');
+                text.push_str(&missing_text);
+            }
+            text
+        };
+        text_answer(text, Vec::new())
     }
 
     /// A question naming another vehicle ("When was the Civic's last oil change?" on a RAV4's page): this chat

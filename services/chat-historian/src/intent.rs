@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use vwc_contracts::EventKind;
+use vwc_contracts::{EventKind, OdometerUnit};
 
 vwc_contracts::wire_enum! {
     pub enum Intent {
@@ -60,6 +60,22 @@ vwc_contracts::wire_enum! {
         /// "how long ago was that?", "how many miles ago?": the time and distance since the records the previous
         /// answer cited.
         FollowUpAgo,
+        /// "What is my VIN?", "What colour is it?", "What's the plate?": the vehicle's own details as its
+        /// registration holds them (no timeline record).
+        VehicleFacts,
+    }
+}
+
+vwc_contracts::wire_enum! {
+    /// A detail of the vehicle's registration a question asks for.
+    pub enum VehicleFact {
+        Year,
+        Make,
+        Model,
+        Trim,
+        Colour,
+        Vin,
+        Plate,
     }
 }
 
@@ -127,6 +143,10 @@ pub enum RangeSpec {
     },
     /// "last December": the latest such month that has ended.
     PastMonth {
+        month: u32,
+    },
+    /// "this June": that month of the current calendar year.
+    MonthThisYear {
         month: u32,
     },
     /// "two years ago": that calendar year.
@@ -218,6 +238,22 @@ pub struct Slots {
     /// (its cost), "the cheapest", "the most expensive", "the average cost".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pick: Option<Pick>,
+    /// The registration details a `vehicle_facts` question asks for ("What is my VIN?": the VIN); empty, all
+    /// of them ("What car is this?").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vehicle_facts: Vec<VehicleFact>,
+    /// The distance unit the question asks in ("How many km do I drive per month?"): distances in the
+    /// vehicle's other unit are converted and given with the recorded figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_unit: Option<OdometerUnit>,
+    /// The currency the question asks in ("How much in EUR have I spent?"): amounts are never converted (no
+    /// rates are held); an answer in another currency says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The second period a cost comparison names ("more this year than last year?": last year; `range` is
+    /// this year): both totals are given and compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<RangeSpec>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -616,12 +652,101 @@ fn follow_up_core(q: &str) -> String {
     {
         rest = rest[lead.len()..].trim().to_string();
     }
-    for tail in [" then", " again", " please"] {
+    for tail in [
+        " then",
+        " again",
+        " please",
+        " in km",
+        " in kms",
+        " in kilometers",
+        " in kilometres",
+        " in miles",
+    ] {
         if let Some(r) = rest.strip_suffix(tail) {
             rest = r.trim().to_string();
         }
     }
     rest
+}
+
+/// The distance unit a question asks in: "km", "kilometres" or "miles" ("mileage" names no unit).
+fn distance_unit_asked(q: &str) -> Option<OdometerUnit> {
+    if has_any(
+        q,
+        &[
+            "km",
+            "kms",
+            "kilometer",
+            "kilometers",
+            "kilometre",
+            "kilometres",
+        ],
+    ) {
+        Some(OdometerUnit::Km)
+    } else if has_any(q, &["mi", "mile", "miles"]) {
+        Some(OdometerUnit::Mi)
+    } else {
+        None
+    }
+}
+
+/// The currency a question asks in: an ISO 4217 code written in capitals ("in EUR", "CAD"), a code or a
+/// currency's name in any case ("eur", "euros", "pounds sterling", "yen", "canadian dollars"). Plain
+/// "dollars" and "$" name no one currency.
+fn currency_asked(question: &str, q: &str) -> Option<String> {
+    // Capitals that are everyday words too ("ALL" is also the lek's code).
+    const WORDS: [&str; 6] = ["ALL", "TOP", "TRY", "CUP", "MOP", "BOB"];
+    let written = question
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| {
+            w.len() == 3
+                && w.chars().all(|c| c.is_ascii_uppercase())
+                && !WORDS.contains(w)
+                && vwc_contracts::currency::is_iso4217(w)
+        });
+    if let Some(code) = written {
+        return Some(code.to_string());
+    }
+    if question.contains('€') {
+        return Some("EUR".into());
+    }
+    if question.contains('£') {
+        return Some("GBP".into());
+    }
+    const NAMES: &[(&str, &[&str])] = &[
+        ("EUR", &["eur", "euro", "euros"]),
+        (
+            "USD",
+            &["usd", "us dollars", "us dollar", "american dollars"],
+        ),
+        (
+            "GBP",
+            &[
+                "gbp",
+                "pounds sterling",
+                "pound sterling",
+                "sterling",
+                "british pounds",
+                "in pounds",
+                "quid",
+            ],
+        ),
+        ("CAD", &["cad", "canadian dollars", "canadian dollar"]),
+        ("AUD", &["aud", "australian dollars", "australian dollar"]),
+        ("NZD", &["nzd", "new zealand dollars"]),
+        ("JPY", &["jpy", "yen"]),
+        ("CHF", &["chf", "swiss francs", "swiss franc"]),
+        ("SEK", &["sek", "swedish kronor", "swedish krona"]),
+        ("NOK", &["nok", "norwegian kroner", "norwegian krone"]),
+        ("DKK", &["dkk", "danish kroner", "danish krone"]),
+        ("MXN", &["mxn", "mexican pesos", "pesos"]),
+        ("INR", &["inr", "rupees"]),
+        ("CNY", &["cny", "yuan", "renminbi", "rmb"]),
+    ];
+    NAMES
+        .iter()
+        .find(|(_, names)| has_any(q, names))
+        .map(|(code, _)| code.to_string())
 }
 
 /// "why?", "how come?", "why is that?": how the previous answer was reached.
@@ -951,10 +1076,14 @@ fn season_or_ago(q: &str) -> Option<RangeSpec> {
             }
         }
         if matches!(lead, Some("last" | "previous"))
-            && let Some(month) = month_of(w)
-            && *w != "may"
+            && let Some(month) = month_at(&words, i)
         {
             return Some(RangeSpec::PastMonth { month });
+        }
+        if lead == Some("this")
+            && let Some(month) = month_at(&words, i)
+        {
+            return Some(RangeSpec::MonthThisYear { month });
         }
         if *w == "ago"
             && i >= 2
@@ -984,10 +1113,23 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     if let Some(spec) = season_or_ago(q) {
         return Some(spec);
     }
-    if has_any(q, &["last year", "previous year"]) {
+    // "last year's", "this year's" are normalised "last years", "this years".
+    if has_any(
+        q,
+        &["last year", "previous year", "last years", "previous years"],
+    ) {
         return Some(RangeSpec::LastYear);
     }
-    if has_any(q, &["this year", "so far this year", "year to date", "ytd"]) {
+    if has_any(
+        q,
+        &[
+            "this year",
+            "this years",
+            "so far this year",
+            "year to date",
+            "ytd",
+        ],
+    ) {
         return Some(RangeSpec::ThisYear);
     }
     if has_any(
@@ -1082,7 +1224,7 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             continue;
         }
         let next = words.get(i + 1).copied().unwrap_or("");
-        if let Some(month) = month_of(next) {
+        if let Some(month) = month_at(&words, i + 1) {
             let year = words.get(i + 2).and_then(|w| year_of(w));
             return Some(RangeSpec::SinceMonth { month, year });
         }
@@ -1098,10 +1240,11 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::Month { year, month });
         }
     }
-    // "in March", "during May" (a month's name alone could be another word: only after these).
-    for w in words.windows(2) {
-        if matches!(w[0], "in" | "during" | "for")
-            && let Some(month) = month_of(w[1])
+    // "in March", "during May", "the end of May" (a month's name alone could be another word: only after
+    // these; "for May" is read for the other months, "may" being a verb too).
+    for (i, w) in words.windows(2).enumerate() {
+        if matches!(w[0], "in" | "during" | "for" | "of")
+            && let Some(month) = month_at(&words, i + 1)
         {
             return Some(RangeSpec::RecentMonth { month });
         }
@@ -1278,7 +1421,7 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
     if let Some(y) = year_of(word(i)) {
         return Some((Period::Year(y), 1));
     }
-    if let Some(m) = month_of(word(i)) {
+    if let Some(m) = month_at(words, i) {
         return Some(match year_of(word(i + 1)) {
             Some(y) => (Period::Month(m, Some(y)), 2),
             None => (Period::Month(m, None), 1),
@@ -1436,6 +1579,53 @@ pub(crate) fn month_of(word: &str) -> Option<u32> {
                 || (word == "sept" && *m == "september")
         })
         .map(|i| i as u32 + 1)
+}
+
+/// The month `words[i]` names when it is read as one there. "May" is a verb too ("may I…", "it may need",
+/// "this may be"): it is a month only after "in", "last" ("previous"), "this", "during", "since" or "of" (after "this",
+/// not before a verb: "this may be"), inside a "between … and …" / "from … to …" range, after "before",
+/// "after", "until" or "for" when no verb or pronoun follows ("before May", not "for may I ask"), or before a
+/// year or a day's number ("May 2025", "May 5").
+pub(crate) fn month_at(words: &[&str], i: usize) -> Option<u32> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let month = month_of(word(i))?;
+    if word(i) != "may" {
+        return Some(month);
+    }
+    let next = word(i + 1);
+    let numbered = next.parse::<i32>().is_ok_and(|n| {
+        (next.len() == 4 && (1900..=2200).contains(&n))
+            || (next.len() <= 2 && (1..=31).contains(&n))
+    }) || ["st", "nd", "rd", "th"].iter().any(|s| {
+        next.strip_suffix(s)
+            .is_some_and(|d| (1..=2).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()))
+    });
+    if numbered {
+        return Some(month);
+    }
+    const VERB_AFTER: [&str; 18] = [
+        "be", "need", "have", "not", "require", "seem", "sound", "help", "mean", "want", "also",
+        "well", "already", "happen", "depend", "vary", "explain", "indicate",
+    ];
+    let lead = i.checked_sub(1).map(word);
+    let in_a_range = i >= 2
+        && matches!(lead, Some("and" | "to" | "through" | "until" | "till"))
+        && words[..i - 1]
+            .iter()
+            .any(|w| matches!(*w, "between" | "from"));
+    // After a word that bounds a range ("before May") it is the month unless a verb or its subject
+    // follows ("for may I ask"): a month said there and not read would answer for all time.
+    let verb_next = VERB_AFTER.contains(&next)
+        || matches!(next, "i" | "we" | "you" | "it" | "they" | "he" | "she");
+    match lead {
+        Some("in" | "last" | "previous" | "during" | "since" | "of" | "between" | "from") => {
+            Some(month)
+        }
+        Some("this") if !VERB_AFTER.contains(&next) => Some(month),
+        Some("before" | "after" | "until" | "till" | "for") if !verb_next => Some(month),
+        _ if in_a_range => Some(month),
+        _ => None,
+    }
 }
 
 /// Month names, lower case.
@@ -1624,6 +1814,16 @@ pub fn resolve_range(
             return resolve_range(
                 &RangeSpec::Month {
                     year,
+                    month: *month,
+                },
+                now,
+                acquired_at,
+            );
+        }
+        RangeSpec::MonthThisYear { month } => {
+            return resolve_range(
+                &RangeSpec::Month {
+                    year: now.year(),
                     month: *month,
                 },
                 now,
@@ -2625,6 +2825,34 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         intent = Intent::Knowledge;
         slots.specification = Some(spec.name.to_string());
     }
+    if intent == Intent::VehicleFacts {
+        slots.vehicle_facts = vehicle_facts_asked(q).unwrap_or_default();
+    }
+    // A cost compared over two periods: both totals, the first period as `range`, the second as `compare`.
+    if (intent == Intent::TotalCost
+        || (matches!(
+            intent,
+            Intent::ListEvents | Intent::Search | Intent::Unclear
+        ) && has_any(
+            q,
+            &[
+                "more on",
+                "less on",
+                "spend more",
+                "spent more",
+                "spend less",
+                "spent less",
+            ],
+        )))
+        && let Some((first, second)) = compared_ranges(q)
+    {
+        intent = Intent::TotalCost;
+        slots.range = Some(first);
+        slots.compare = Some(second);
+        slots.pick = None;
+    }
+    slots.distance_unit = distance_unit_asked(q);
+    slots.currency = currency_asked(question, q);
     // What "I" spent (not what "it" cost): the owner's own spending.
     slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {
@@ -2648,6 +2876,187 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.part = Some(subject);
     }
     Understanding { intent, slots }
+}
+
+/// The vehicle's own details a question asks for ("What is my VIN?", "What colour is it?", "What's the licence
+/// plate?", "What year is my car?"), or every one ("What car is this?": an empty list). Not when it asks about
+/// records ("When were the plates renewed?", "How much did the paint cost?").
+fn vehicle_facts_asked(q: &str) -> Option<Vec<VehicleFact>> {
+    if starts(
+        q,
+        &[
+            "when",
+            "how",
+            "who",
+            "did",
+            "has",
+            "have",
+            "was",
+            "were",
+            "where did",
+            "why",
+        ],
+    ) {
+        return None;
+    }
+    let asked: Vec<VehicleFact> = [
+        (
+            VehicleFact::Vin,
+            &[
+                "vin",
+                "vin number",
+                "vehicle identification number",
+                "chassis number",
+            ][..],
+        ),
+        (
+            VehicleFact::Colour,
+            &[
+                "what colour",
+                "what color",
+                "which colour",
+                "which color",
+                "colour is it",
+                "color is it",
+                "its colour",
+                "its color",
+                "the colour",
+                "the color",
+                "paint colour",
+                "paint color",
+            ][..],
+        ),
+        (
+            VehicleFact::Plate,
+            &[
+                "the plate",
+                "my plate",
+                "its plate",
+                "plate number",
+                "licence plate",
+                "license plate",
+                "number plate",
+                "registration plate",
+                "registration number",
+                "reg number",
+                "tag number",
+                "licence number",
+                "license number",
+            ][..],
+        ),
+        (
+            VehicleFact::Year,
+            &[
+                "what year is it",
+                "what year is my car",
+                "what year is the car",
+                "what year is my vehicle",
+                "what year is the vehicle",
+                "what year is my truck",
+                "what year is the truck",
+                "what year was it made",
+                "what year was it built",
+                "model year",
+            ][..],
+        ),
+        (
+            VehicleFact::Make,
+            &[
+                "what make is",
+                "which make is",
+                "what make of car",
+                "the make of",
+                "its make",
+            ][..],
+        ),
+        (
+            VehicleFact::Model,
+            &[
+                "what model is",
+                "which model is",
+                "what model of car",
+                "the model of",
+                "its model",
+            ][..],
+        ),
+        (
+            VehicleFact::Trim,
+            &["what trim is", "which trim is", "trim level", "its trim"][..],
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, phrases)| has_any(q, phrases))
+    .map(|(fact, _)| fact)
+    .collect();
+    if !asked.is_empty() {
+        return Some(asked);
+    }
+    has_any(
+        q,
+        &[
+            "what car is this",
+            "what car is it",
+            "what vehicle is this",
+            "what vehicle is it",
+            "which car is this",
+            "which vehicle is this",
+            "what car do i have",
+            "what vehicle do i have",
+            "vehicle details",
+            "car details",
+            "vehicles details",
+            "registration details",
+            "details of the vehicle",
+            "details of my car",
+        ],
+    )
+    .then(Vec::new)
+}
+
+/// The two periods a comparison names, in the order named: "Did I spend more this year than last year?", "How
+/// does this year's maintenance cost compare to last year's?", "more on repairs in 2024 or 2023?". A word of
+/// comparison, and a range on each side of "than", "compared to", "versus", "or" (…).
+fn compared_ranges(q: &str) -> Option<(RangeSpec, RangeSpec)> {
+    if !has_any(
+        q,
+        &[
+            "more",
+            "less",
+            "compare",
+            "compared",
+            "comparison",
+            "versus",
+            "vs",
+            "than",
+            "difference",
+            "higher",
+            "lower",
+            "bigger",
+            "smaller",
+            "cheaper",
+        ],
+    ) {
+        return None;
+    }
+    const BETWEEN: [&str; 11] = [
+        "than",
+        "compared to",
+        "compared with",
+        "compare to",
+        "compare with",
+        "in comparison to",
+        "versus",
+        "vs",
+        "against",
+        "or",
+        "and",
+    ];
+    BETWEEN.iter().find_map(|word| {
+        let (before, after) = q.split_once(&format!(" {word} "))?;
+        let first = range_of(&format!("{before} "))?;
+        let second = range_of(&format!(" {after}"))?;
+        (first != second).then_some((first, second))
+    })
 }
 
 /// "How long have I owned it?", and as a sold vehicle is asked about: "How long did I own it?", "How long did
@@ -2794,6 +3203,16 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) || (words <= 4 && has_any(q, &["before that", "previous one", "one before"]))
     {
         return Intent::FollowUpBefore;
+    }
+    if vehicle_facts_asked(q).is_some()
+        && !has_any(
+            q,
+            &[
+                "how much", "cost", "costs", "spent", "spend", "paid", "pay", "price",
+            ],
+        )
+    {
+        return Intent::VehicleFacts;
     }
     if has_any(
         q,
@@ -3639,6 +4058,64 @@ mod tests {
             );
             assert!(from(q).is_none(), "{q}");
         }
+    }
+
+    #[test]
+    fn may_is_a_month_after_a_range_word_or_before_a_number_and_a_verb_otherwise() {
+        let read = |q: &str| range_of(&normalise(q));
+        assert_eq!(
+            read("costs in the month of May"),
+            Some(RangeSpec::RecentMonth { month: 5 })
+        );
+        assert_eq!(
+            read("what was done previous may"),
+            Some(RangeSpec::PastMonth { month: 5 })
+        );
+        assert_eq!(
+            read("oil changes this may"),
+            Some(RangeSpec::MonthThisYear { month: 5 })
+        );
+        assert_eq!(
+            read("what happened may 2025"),
+            Some(RangeSpec::Month {
+                year: 2025,
+                month: 5
+            })
+        );
+        assert!(matches!(
+            read("costs between May and July 2025"),
+            Some(RangeSpec::Dates { .. })
+        ));
+        assert!(matches!(
+            read("costs from March to May 2025"),
+            Some(RangeSpec::Dates { .. })
+        ));
+        for q in [
+            "may I see the repairs",
+            "the brakes may need work",
+            "this may be a silly question",
+            "what should I check before may I ask",
+            "is there anything that may need doing",
+            "what did I pay for may i ask",
+        ] {
+            assert_eq!(read(q), None, "{q}");
+        }
+        // "before May" without its year is said back, as "before March" is, never read as no range.
+        assert_eq!(
+            read("what was done before may"),
+            Some(RangeSpec::Unreadable {
+                said: "before may".into()
+            })
+        );
+        assert_eq!(
+            read("what did I spend for may"),
+            Some(RangeSpec::RecentMonth { month: 5 })
+        );
+        // Other months after "for" or "this" are months as before.
+        assert_eq!(
+            read("what is due for june"),
+            Some(RangeSpec::RecentMonth { month: 6 })
+        );
     }
 
     #[test]

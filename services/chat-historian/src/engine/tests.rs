@@ -2247,7 +2247,7 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
         "{}",
         a.text
     );
-    // A cited record voided since: its time, not its name (nothing of it is told again).
+    // A cited record voided since: its time, not its name (nothing of it is told again), and said voided.
     let voided_since = conversation(&k, &["When was the oil last changed?"]);
     k.events.retain(|e| e.id != "m3");
     let a = answer(
@@ -2258,7 +2258,10 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
     );
     assert!(
         a.text
-            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+            .starts_with("The record the previous answer cited has since been voided")
+            && a.text.contains(
+                "read before where it stood. The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"
+            ),
         "{}",
         a.text
     );
@@ -2345,44 +2348,106 @@ fn where_i_usually_go_counts_every_vendor_it_leaves_unnamed() {
 }
 
 #[test]
-fn a_cited_record_voided_since_is_said_to_be_voided_and_nothing_of_it_is_told() {
+fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_over_the_records_in_force()
+ {
     let k = fixture();
+    // The last oil change is e07 (2025-08-30, Quick Lube); it is voided afterwards.
     let first = conversation(&k, &["When was the oil last changed?"]);
-    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    assert_eq!(cited(&first[0]), ["e07"]);
     let mut voided = k.clone();
     voided.events.retain(|e| e.id != "e07");
-    let p = Prepared::new(voided);
-    for (q, said) in [
-        ("who did it?", "there is no shop or seller to name"),
-        ("what was the mileage?", "there is no odometer to give"),
+    let p = Prepared::new(voided.clone());
+    let lead = "The record the previous answer cited has since been voided (a voided record is not history), so \
+                the previous question was asked again over the records in force. ";
+    for (q, said, also_cited) in [
+        (
+            "how much was it?",
+            "“Oil change” on 2024-11-20 cost 164.99 USD.",
+            None,
+        ),
+        (
+            "who did it?",
+            "“Oil change” on 2024-11-20 was done by Main St Auto.",
+            None,
+        ),
+        (
+            "what was the mileage?",
+            "“Oil change” on 2024-11-20 was at 34,350 mi.",
+            None,
+        ),
         (
             "how long ago was that?",
-            "there is nothing to count the time or distance from",
+            "“Oil change” on 2024-11-20 was 1 year, 5 months and 20 days ago, at 34,350 mi: 18,084 mi before \
+             the latest reading (52,434 mi on 2026-05-08).",
+            Some("e08"),
         ),
-        ("how much did it cost?", "there is no cost to give"),
     ] {
         let a = answer(q, &p, Some(&previous(&first[0])), now());
-        assert_eq!(
-            a.text,
-            format!("The record the previous answer cited has since been voided, so {said}."),
-            "{q}"
-        );
-        assert!(a.citations.is_empty(), "{q}");
-        // Of several, the others are answered and the voided one counted.
-        let a = answer(q, &p, Some(&previous(&count[0])), now());
-        assert_eq!(cited(&a)[..2], ["e02", "e03"], "{q}: {}", a.text);
-        assert!(
-            a.text
-                .ends_with(" 1 other record it cited has since been voided."),
-            "{q}: {}",
-            a.text
-        );
+        assert_eq!(a.text, format!("{lead}{said}"), "{q}");
+        let mut expected = vec!["e03"];
+        expected.extend(also_cited);
+        assert_eq!(cited(&a), expected, "{q}");
+        // Stored as the previous question, so the next follow-up leans on the record now cited.
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
         assert!(
             !a.text.contains("2025-08-30") && !a.text.contains("Quick Lube"),
             "{q}: {}",
             a.text
         );
     }
+    let cost = answer("how much was it?", &p, Some(&previous(&first[0])), now());
+    let before = answer("and before that?", &p, Some(&previous(&cost)), now());
+    assert_eq!(cited(&before), ["e02"], "{}", before.text);
+    let cost_again = answer("how much was it?", &p, Some(&previous(&before)), now());
+    assert_eq!(
+        cost_again.text,
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD."
+    );
+    // "and before that?" right after the void: before where the voided record stood, said so.
+    let a = answer("and before that?", &p, Some(&previous(&first[0])), now());
+    assert_eq!(
+        a.text,
+        "The record the previous answer cited has since been voided (a voided record is not history), so the \
+         records in force are read before where it stood. The last oil change before 2025-08-30 10:00 UTC was \
+         on 2024-11-20, at 34,350 mi, by Main St Auto (“Oil change”, 164.99 USD). 2 are recorded before \
+         2025-08-30 10:00 UTC."
+    );
+    assert_eq!(cited(&a), ["e03"]);
+    // Of several cited, one voided: the previous question again, the voided one counted.
+    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    assert_eq!(cited(&count[0]), ["e02", "e03", "e07"]);
+    let a = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&count[0])),
+        now(),
+    );
+    assert_eq!(
+        a.text,
+        "1 of the 3 records the previous answer cited has since been voided (a voided record is not history), \
+         so the previous question was asked again over the records in force. “Oil and filter change + tire \
+         rotation” on 2024-06-01 cost 129.99 USD; “Oil change” on 2024-11-20 cost 164.99 USD. Together: 294.98 \
+         USD."
+    );
+    assert_eq!(cited(&a), ["e02", "e03"]);
+    // Nothing in force answers it any more: that is said, nothing cited.
+    let mut none_left = voided;
+    none_left
+        .events
+        .retain(|e| !matches!(e.id.as_str(), "e02" | "e03"));
+    let a = answer(
+        "who did it?",
+        &Prepared::new(none_left),
+        Some(&previous(&first[0])),
+        now(),
+    );
+    assert_eq!(
+        a.text,
+        "The record the previous answer cited has since been voided (a voided record is not history), and asked \
+         again over the records in force the previous question finds nothing: No oil change is recorded for this \
+         vehicle."
+    );
+    assert!(a.citations.is_empty());
 }
 
 #[test]
@@ -2561,18 +2626,23 @@ fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one(
     assert_eq!(cited(&chain[1]), ["e07"]);
     assert!(chain[1].text.contains("Quick Lube"), "{}", chain[1].text);
 
-    // Asked in km of a mile vehicle, or "how long ago", with another task: the same answer, in miles.
-    for q in [
-        "How many km ago was the last tire rotation?",
-        "How long ago was the last tire rotation?",
+    // "how long ago", with another task: the same answer, in miles; asked in km of a mile vehicle, the
+    // distances converted (23,034 mi × 1.609344 = 37,069.6 km), each with the recorded figure.
+    for (q, distance) in [
+        (
+            "How long ago was the last tire rotation?",
+            odometer(52_434 - 29_400, OdometerUnit::Mi),
+        ),
+        (
+            "How many km ago was the last tire rotation?",
+            "≈ 37,070 km (23,034 mi)".to_string(),
+        ),
     ] {
         let a = ask(&k, q);
         assert_eq!(cited(&a), ["e02", "e08"], "{q}: {}", a.text);
         assert!(
-            a.text.contains(&format!(
-                "{} before the latest reading",
-                odometer(52_434 - 29_400, OdometerUnit::Mi)
-            )),
+            a.text
+                .contains(&format!("{distance} before the latest reading")),
             "{q}: {}",
             a.text
         );
@@ -3329,6 +3399,378 @@ fn an_amount_stored_without_a_currency_is_read_in_the_valuations_not_as_usd() {
     let a = ask(&k, "What is it worth?");
     assert!(
         a.text.contains("24,500.00 (its currency is not recorded)"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn last_may_this_june_and_in_march_are_months_and_may_the_verb_is_no_range() {
+    let mut k = fixture();
+    // An oil change in May 2025 and another in May 2026 (before today, 2026-05-10).
+    for (id, on) in [("may25", at(2025, 5, 20)), ("may26", at(2026, 5, 2))] {
+        let mut e = k.events[6].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        k.events.push(e);
+    }
+    k.sort_events();
+    // Asked in May 2026, "last May" is May 2025 (this May has not ended).
+    let a = ask(&k, "How much did I spend last May?");
+    assert_eq!(
+        a.understanding.slots.range,
+        Some(RangeSpec::PastMonth { month: 5 })
+    );
+    assert_eq!(cited(&a), ["may25"], "{}", a.text);
+    assert!(a.text.contains("in May 2025"), "{}", a.text);
+    // Asked in June 2026, "last May" is May 2026.
+    let p = Prepared::new(k.clone());
+    let a = answer("What was done last May?", &p, None, at(2026, 6, 15));
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    assert!(a.text.contains("in May 2026"), "{}", a.text);
+    // "this May" is this calendar year's; "in May" the latest May that has begun (this one).
+    let a = ask(&k, "What did I spend this May?");
+    assert_eq!(
+        a.understanding.slots.range,
+        Some(RangeSpec::MonthThisYear { month: 5 })
+    );
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    let a = ask(&k, "what was done in may");
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    // "this June" is June 2026, still to come: nothing recorded in it, never every record.
+    let a = ask(&k, "What did I spend this June?");
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(a.text.contains("in June 2026"), "{}", a.text);
+    // "in March", no year: the latest March up to today.
+    let a = ask(&k, "what was done in March");
+    assert!(a.text.contains("in March 2026"), "{}", a.text);
+    let a = ask(&k, "what was done last June");
+    assert_eq!(cited(&a), ["e05"], "{}", a.text);
+    // "may" the verb is no month: the whole history is asked about.
+    for q in [
+        "May I ask when the oil was last changed?",
+        "It may need an oil change, when was the oil last changed?",
+        "This may be a silly question, but when was the oil last changed?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.range, None, "{q}");
+        assert_eq!(cited(&a), ["may26"], "{q}: {}", a.text);
+    }
+}
+
+#[test]
+fn the_vin_colour_and_plate_are_answered_from_the_registration_citing_nothing() {
+    let mut k = fixture();
+    for q in ["What is my VIN?", "What's the VIN number?", "vin?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::VehicleFacts, "{q}");
+        assert_eq!(
+            a.text, "From the vehicle's registration: VIN 2T3P1RFV8MW123456.",
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+    }
+    // Not kept: said so, never refused nor read from the nickname ("Blue").
+    let a = ask(&k, "What colour is it?");
+    assert_eq!(
+        a.text,
+        "Its colour is not recorded in the vehicle's registration."
+    );
+    assert!(a.citations.is_empty());
+    let a = ask(&k, "What's the licence plate?");
+    assert_eq!(
+        a.text,
+        "Its licence plate is not recorded in the vehicle's registration."
+    );
+    // Once the registration holds them (PATCH /v1/vehicles/{id}), they are given.
+    if let Some(v) = k.vehicle.as_mut() {
+        v.colour = Some("Lunar Rock".into());
+        v.plate = Some("ABC 1234".into());
+    }
+    let a = ask(&k, "What color is my car?");
+    assert_eq!(
+        a.text,
+        "From the vehicle's registration: colour Lunar Rock."
+    );
+    for q in [
+        "What's the plate?",
+        "What is the license plate number?",
+        "What's my registration number?",
+        "number plate",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::VehicleFacts, "{q}");
+        assert_eq!(
+            a.text, "From the vehicle's registration: licence plate ABC 1234.",
+            "{q}"
+        );
+    }
+    let a = ask(&k, "What car is this?");
+    assert_eq!(
+        a.text,
+        "From the vehicle's registration: model year 2021, make Toyota, model RAV4, colour Lunar Rock, VIN \
+         2T3P1RFV8MW123456, licence plate ABC 1234. Its trim is not recorded in the vehicle's registration."
+    );
+    assert!(a.citations.is_empty());
+    // Not a dated answer: "and before that?" says so.
+    let a = conversation(&k, &["What is my VIN?", "and before that?"]);
+    assert!(
+        a[1].text
+            .starts_with("The vehicle's registration is not read"),
+        "{}",
+        a[1].text
+    );
+    // Records that name a plate or a colour are still asked about as records.
+    assert_eq!(
+        ask(&k, "How much did the skid plate cost?")
+            .understanding
+            .intent,
+        Intent::TotalCost
+    );
+    assert_eq!(
+        ask(&k, "When were the plates renewed?")
+            .understanding
+            .intent,
+        Intent::Search
+    );
+}
+
+#[test]
+fn a_distance_asked_in_the_other_unit_is_converted_and_a_currency_asked_is_never_converted() {
+    let k = fixture();
+    // The rate as recorded (miles), then asked in km: converted at 1 mi = 1.609344 km, both said.
+    let miles = ask(&k, "How many miles do I drive per month?");
+    let per_month: u64 = miles
+        .text
+        .strip_prefix("You drive about ")
+        .and_then(|t| t.split(" mi a month").next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .expect(&miles.text);
+    let a = ask(&k, "How many km do I drive per month?");
+    assert_eq!(a.understanding.intent, Intent::UsageRate);
+    assert_eq!(a.understanding.slots.distance_unit, Some(OdometerUnit::Km));
+    let km = (per_month as f64 * 1.609344).round() as u64;
+    assert!(
+        a.text.starts_with(&format!(
+            "You drive ≈ {} ({}) a month",
+            odometer(km, OdometerUnit::Km),
+            odometer(per_month, OdometerUnit::Mi)
+        )),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text.contains("last recorded ≈ 84,384 km (52,434 mi) on 2026-05-08)")
+            && a.text.ends_with(
+                "Distances are recorded in mi; the km figures are converted at 1 mi = 1.609344 km and rounded."
+            ),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), cited(&miles));
+    // A follow-up asked in km converts too: 44,085 mi × 1.609344 = 70,947.8 km.
+    let chain = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "what was the mileage in km?",
+        ],
+    );
+    assert_eq!(chain[1].follow_up, Some(Intent::FollowUpOdometer));
+    assert!(
+        chain[1]
+            .text
+            .starts_with("“Oil change” on 2025-08-30 was at ≈ 70,948 km (44,085 mi)."),
+        "{}",
+        chain[1].text
+    );
+    // A km vehicle asked in miles: 52,434 km ÷ 1.609344 = 32,580.9 mi.
+    let mut metric = k.clone();
+    if let Some(v) = metric.vehicle.as_mut() {
+        v.odometer_unit = OdometerUnit::Km;
+    }
+    let a = ask(&metric, "What's the odometer in miles?");
+    assert!(
+        a.text
+            .contains("last recorded ≈ 32,581 mi (52,434 km) on 2026-05-08"),
+        "{}",
+        a.text
+    );
+    // Asked in the vehicle's own unit: nothing converted, nothing said about it.
+    let a = ask(&k, "How many miles do I drive per month?");
+    assert!(
+        !a.text.contains('≈') && !a.text.contains("converted"),
+        "{}",
+        a.text
+    );
+
+    // Costs asked in EUR on a USD history: given in USD, and said plainly that nothing is converted.
+    let usd = ask(&k, "How much have I spent?");
+    for q in [
+        "How much in EUR have I spent?",
+        "How much have I spent in euros?",
+        "How much have I spent in €?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(
+            a.understanding.slots.currency.as_deref(),
+            Some("EUR"),
+            "{q}"
+        );
+        assert_eq!(
+            a.text,
+            format!(
+                "{} The costs are recorded in USD and given in USD: no conversion to EUR is made (no \
+                 exchange rates are held).",
+                usd.text
+            ),
+            "{q}"
+        );
+        assert_eq!(cited(&a), cited(&usd), "{q}");
+    }
+    // Asked in the currency recorded: nothing to say.
+    assert_eq!(ask(&k, "How much have I spent in USD?").text, usd.text);
+    // A follow-up keeps the currency asked: the cost of the last oil change, in USD, said so.
+    let chain = conversation(
+        &k,
+        &[
+            "How much did I spend on oil changes in euros?",
+            "and in 2024?",
+        ],
+    );
+    assert!(
+        chain[1].text.contains("294.98 USD")
+            && chain[1]
+                .text
+                .ends_with("no conversion to EUR is made (no exchange rates are held)."),
+        "{}",
+        chain[1].text
+    );
+    // Some costs in the currency asked and some not: only the others are said to be unconverted.
+    let mut mixed = k.clone();
+    let mut abroad = mixed.events[6].clone();
+    abroad.id = "eur1".into();
+    abroad.occurred_at = at(2025, 9, 10);
+    abroad.currency = Some("EUR".into());
+    abroad.cost_cents = Some(9_000);
+    mixed.events.push(abroad);
+    mixed.sort_events();
+    let a = ask(&mixed, "How much have I spent on maintenance in EUR?");
+    assert!(
+        a.text.contains("90.00 EUR")
+            && a.text.ends_with(
+                "Only the EUR amounts are in EUR; the others are recorded in USD and given in USD: no \
+                 conversion to EUR is made (no exchange rates are held)."
+            ),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how_much() {
+    let mut k = fixture();
+    // This year (2026, asked on 2026-05-10): one repair of 100.00 USD.
+    let mut repair = k.events[3].clone();
+    repair.id = "r26".into();
+    repair.occurred_at = at(2026, 2, 3);
+    repair.cost_cents = Some(10_000);
+    k.events.push(repair);
+    k.sort_events();
+    // 2025: e04 487.50 + e05 840.00 + e06 525.00 + e07 129.99 = 1,982.49 USD; 2026: 100.00 USD.
+    let a = ask(&k, "Did I spend more this year than last year?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(a.understanding.slots.range, Some(RangeSpec::ThisYear));
+    assert_eq!(a.understanding.slots.compare, Some(RangeSpec::LastYear));
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): this year (2026), 100.00 USD over 1 record; last \
+         year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 USD."
+    );
+    assert_eq!(cited(&a), ["r26", "e04", "e05", "e06", "e07"]);
+    // A kind, and the possessive "last year's": maintenance in 2026 none, in 2025 e07 129.99 USD.
+    let a = ask(
+        &k,
+        "How does this year's maintenance cost compare to last year's?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for maintenance: this year (2026), none; last year (2025), 129.99 USD over 1 record. \
+         No cost is recorded this year (2026), so only last year (2025) has one."
+    );
+    assert_eq!(cited(&a), ["e07"]);
+    // Years named, "or": repairs in 2025 (e04, 487.50 USD) and in 2026 (r26, 100.00 USD).
+    let a = ask(&k, "more on repairs in 2025 or 2026?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        a.text,
+        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026, 100.00 USD over 1 record. More \
+         was spent in 2025, by 387.50 USD."
+    );
+    assert_eq!(cited(&a), ["e04", "r26"]);
+    // Equal totals are said to be equal; nothing in either period is said once.
+    let a = ask(&k, "Did I spend more on oil changes in 2024 than in 2025?");
+    assert!(
+        a.text.starts_with("Costs recorded for oil change: in 2024, 294.98 USD over 2 records; in 2025, 129.99 USD over 1 record. More was spent in 2024, by 164.99 USD."),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more on fuel in 2024 than in 2025?");
+    assert_eq!(a.text, "No cost is recorded for fuel in 2024 or in 2025.");
+    assert!(a.citations.is_empty());
+    let mut same = k.clone();
+    if let Some(e) = same.events.iter_mut().find(|e| e.id == "r26") {
+        e.cost_cents = Some(48_750);
+    }
+    let a = ask(&same, "did repairs cost more in 2025 than in 2026?");
+    assert!(
+        a.text.ends_with("The two are equal, 487.50 USD each."),
+        "{}",
+        a.text
+    );
+    // The records before the purchase (2024-05-01) are said to be: none here, so nothing is said.
+    assert!(
+        !ask(&k, "Did I spend more in 2024 than in 2025?")
+            .text
+            .contains("before you bought it")
+    );
+    // "and in 2023?" after it asks one period again, not the comparison.
+    let chain = conversation(
+        &k,
+        &["Did I spend more this year than last year?", "and in 2025?"],
+    );
+    assert_eq!(chain[1].understanding.slots.compare, None);
+    assert!(
+        chain[1]
+            .text
+            .starts_with("You spent 1,982.49 USD on the vehicle (purchase excluded) in 2025"),
+        "{}",
+        chain[1].text
+    );
+    // One range alone is no comparison.
+    assert_eq!(
+        ask(&k, "How much more did I spend this year?")
+            .understanding
+            .slots
+            .compare,
+        None
+    );
+    // Each currency compared apart, never converted.
+    let mut abroad = k.clone();
+    let mut e = abroad.events[6].clone();
+    e.id = "eur26".into();
+    e.occurred_at = at(2026, 3, 1);
+    e.currency = Some("EUR".into());
+    e.cost_cents = Some(9_000);
+    abroad.events.push(e);
+    abroad.sort_events();
+    let a = ask(&abroad, "Did I spend more this year than last year?");
+    assert!(
+        a.text.ends_with(
+            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026) has one. In USD: more \
+             was spent last year (2025), by 1,882.49 USD."
+        ),
         "{}",
         a.text
     );
