@@ -1138,6 +1138,54 @@ impl Ctx<'_> {
     }
 
     fn total_cost(&self, s: &Slots) -> Answer {
+        let mut a = self.costs(s);
+        if let Some(task) = &s.task {
+            let one = s.pick.is_some_and(|p| p != Pick::Average) && a.citations.len() == 1;
+            a.text
+                .push_str(&self.shared_cost_note(&a.citations, task, one));
+        }
+        a
+    }
+
+    /// " 1 of these records also includes other work (tire rotation): its whole cost is counted, as the
+    /// record does not split it." when a cited record about `task` also holds other tasks: a record has one
+    /// cost, so each of its tasks' totals counts all of it (docs/chat.md); nothing when none does.
+    /// `one`: the answer gives one record's cost ("the last oil change"), not a sum or an average.
+    fn shared_cost_note(&self, citations: &[Citation], task: &str, one: bool) -> String {
+        let cited: std::collections::HashSet<&str> =
+            citations.iter().map(|c| c.event_id.as_str()).collect();
+        let mut shared = 0;
+        let mut others = BTreeSet::new();
+        for (e, f) in self.k.events.iter().zip(&self.p.facts) {
+            if cited.contains(e.id.as_str()) && f.tasks.iter().any(|t| t == task) {
+                let other: Vec<String> = (f.tasks.iter().filter(|t| *t != task))
+                    .map(|t| task_noun(t))
+                    .collect();
+                if !other.is_empty() {
+                    shared += 1;
+                    others.extend(other);
+                }
+            }
+        }
+        let others = others.into_iter().collect::<Vec<_>>().join(", ");
+        match (shared, one) {
+            (0, _) => String::new(),
+            (_, true) => format!(
+                " That record also includes other work ({others}): its whole cost is given, as the record does \
+                 not split it."
+            ),
+            (1, _) => format!(
+                " 1 of these records also includes other work ({others}): its whole cost is counted, as the \
+                 record does not split it."
+            ),
+            (n, _) => format!(
+                " {n} of these records also include other work ({others}): their whole cost is counted, as the \
+                 records do not split it."
+            ),
+        }
+    }
+
+    fn costs(&self, s: &Slots) -> Answer {
         if let Some(other) = &s.compare {
             return self.compared_costs(s, other);
         }

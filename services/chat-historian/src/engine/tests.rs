@@ -3775,3 +3775,46 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
         a.text
     );
 }
+
+/// A record holding several tasks has one cost: each task's total counts all of it (the documented rule), and
+/// the answer says so, naming the other work — in a sum, a picked record and an average alike; a task whose
+/// records hold nothing else says nothing of it.
+#[test]
+fn a_cost_shared_with_other_work_in_one_record_is_said_to_be_counted_whole() {
+    let k = fixture();
+    let sum = ask(&k, "How much have I spent on oil changes?");
+    assert_eq!(cited(&sum), ["e02", "e03", "e07"]);
+    assert!(
+        sum.text.ends_with(
+            " 1 of these records also includes other work (tire rotation): its whole cost is counted, as the \
+             record does not split it."
+        ),
+        "{}",
+        sum.text
+    );
+    let rotation = ask(&k, "How much have I spent on tire rotations?");
+    assert_eq!(cited(&rotation), ["e02"]);
+    assert!(
+        rotation.text.ends_with(
+            "1 record. 1 of these records also includes other work (oil change): its whole cost is counted, \
+             as the record does not split it."
+        ),
+        "{}",
+        rotation.text
+    );
+    let first = ask(&k, "How much was the first oil change?");
+    assert_eq!(cited(&first), ["e02"]);
+    assert!(
+        first.text.ends_with(
+            " That record also includes other work (tire rotation): its whole cost is given, as the record \
+             does not split it."
+        ),
+        "{}",
+        first.text
+    );
+    let last = ask(&k, "How much was the last oil change?");
+    assert_eq!(cited(&last), ["e07"]);
+    assert!(!last.text.contains("other work"), "{}", last.text);
+    let repairs = ask(&k, "How much have I spent on repairs?");
+    assert!(!repairs.text.contains("other work"), "{}", repairs.text);
+}
