@@ -2159,6 +2159,19 @@ const GENERIC_SUBJECTS: &[(&str, &str)] = &[
     ("transmission", "transmission"),
     ("headlight", "headlight"),
     ("headlights", "headlights"),
+    ("caliper", "calipers"),
+    ("calipers", "calipers"),
+    ("radiator", "radiator"),
+    ("water pump", "water pump"),
+    ("thermostat", "thermostat"),
+    ("fuel pump", "fuel pump"),
+    ("struts", "struts"),
+    ("shocks", "shocks"),
+    ("wheel bearing", "wheel bearing"),
+    ("catalytic converter", "catalytic converter"),
+    ("oxygen sensor", "oxygen sensor"),
+    ("clutch", "clutch"),
+    ("serpentine belt", "serpentine belt"),
 ];
 
 /// Makes and models people name their vehicles by: (as answers name it, the normalised ways it is written).

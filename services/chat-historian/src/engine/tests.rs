@@ -3818,3 +3818,28 @@ fn a_cost_shared_with_other_work_in_one_record_is_said_to_be_counted_whole() {
     let repairs = ask(&k, "How much have I spent on repairs?");
     assert!(!repairs.text.contains("other work"), "{}", repairs.text);
 }
+
+/// Common parts the records may never name (calipers, radiator, water pump, clutch, shocks…) are still
+/// understood as a subject: the answer says no work on them is recorded, instead of not understanding.
+#[test]
+fn common_parts_no_record_names_are_said_to_have_no_work_recorded() {
+    let k = fixture();
+    for (q, part) in [
+        ("When were the calipers replaced?", "calipers"),
+        ("When was the radiator replaced?", "radiator"),
+        ("When was the water pump done?", "water pump"),
+        ("Has the clutch been replaced?", "clutch"),
+        ("When were the shocks replaced?", "shocks"),
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert!(a.citations.is_empty(), "{q}");
+        assert_eq!(
+            a.text,
+            format!("No work on the {part} is recorded for this vehicle."),
+            "{q}"
+        );
+    }
+    let cost = ask(&k, "How much did the calipers cost?");
+    assert_eq!(cost.text, "No cost is recorded for calipers.");
+}
