@@ -24,7 +24,11 @@ use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
 
 pub const ENGINE_NAME: &str = "deterministic";
-pub const ENGINE_VERSION: &str = "1.0.0";
+/// Recorded with every turn it answers (`engineVersion`): raised when the same records and question may get
+/// another answer, so an audit can tell which rules gave one. 1.1.0 (stop 44): comparisons of two periods,
+/// month names, units and currencies asked, the registration's facts, follow-ups after a void, a shared
+/// record's cost said to be counted whole, common parts no record names.
+pub const ENGINE_VERSION: &str = "1.1.0";
 
 /// A record an answer used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -17,7 +17,9 @@ use crate::format::{date, money, odometer};
 use crate::knowledge::VehicleKnowledge;
 
 /// Version of the prompt and the grounding check, recorded with every answer the LLM gave.
-pub const LLM_ENGINE_VERSION: &str = "1.0.0";
+/// 1.1.0 (stop 44): a reply leaving out a caveat of the computed answer (a conversion made or not made, a
+/// voided record, a currency not recorded, a shared record's whole cost) is refused.
+pub const LLM_ENGINE_VERSION: &str = "1.1.0";
 /// How long the provider may take before the deterministic answer is used.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -75,6 +77,56 @@ pub enum Rejection {
     Ungrounded(String, &'static str),
     #[error("the answer is empty")]
     Empty,
+    #[error("the answer leaves out {0}, which the computed answer says")]
+    DroppedCaveat(&'static str),
+}
+
+/// What a computed answer may say that changes how its figures read: (the computed answer holds this, a
+/// reply keeping it holds one of these words, what it says). A reworded answer without it would give the
+/// same figures with another meaning (miles read as kilometres, USD as the euros asked for, a voided
+/// record's figures as history), so such a reply is refused like an ungrounded number.
+const CAVEATS: &[(&str, &[&str], &str)] = &[
+    (
+        "are converted at 1 mi = 1.609344 km",
+        &["convert"],
+        "that its distances are converted",
+    ),
+    (
+        "no conversion to",
+        &["convert"],
+        "that no currency conversion is made",
+    ),
+    (
+        "has since been voided",
+        &["void"],
+        "that a record it cited has since been voided",
+    ),
+    (
+        "its currency is not recorded",
+        &["currency"],
+        "that a price's currency is not recorded",
+    ),
+    (
+        "does not split it",
+        &["whole cost", "not split", "other work"],
+        "that a record's whole cost counts under each of its tasks",
+    ),
+    (
+        "do not split it",
+        &["whole cost", "not split", "other work"],
+        "that a record's whole cost counts under each of its tasks",
+    ),
+];
+
+/// The first caveat `deterministic` holds and `reply` leaves out (matched without regard to case).
+fn dropped_caveat(deterministic: &str, reply: &str) -> Option<&'static str> {
+    let reply = reply.to_lowercase();
+    CAVEATS
+        .iter()
+        .find(|(holds, kept, _)| {
+            deterministic.contains(holds) && !kept.iter().any(|k| reply.contains(k))
+        })
+        .map(|(_, _, what)| *what)
 }
 
 /// The provider, built once per process.
@@ -325,6 +377,9 @@ impl Grounding {
                 _ => value.clone(),
             };
             return Err(Rejection::Ungrounded(shown, kind.describe()));
+        }
+        if let Some(what) = dropped_caveat(&self.deterministic, &text) {
+            return Err(Rejection::DroppedCaveat(what));
         }
         Ok((text, citations, knowledge))
     }
@@ -793,6 +848,48 @@ mod tests {
         ] {
             assert!(has(&written, kind, t), "{kind:?} {t}: {:?}", written.tokens);
         }
+    }
+
+    #[test]
+    fn a_reply_leaving_out_what_changes_the_figures_meaning_is_refused() {
+        let converted = "You drive ≈ 1,616 km (1,004 mi) a month. Distances are recorded in mi; the km \
+                         figures are converted at 1 mi = 1.609344 km and rounded.";
+        assert_eq!(
+            dropped_caveat(converted, "You drive about 1,616 km a month."),
+            Some("that its distances are converted")
+        );
+        assert_eq!(
+            dropped_caveat(
+                converted,
+                "About 1,616 km a month (converted from 1,004 mi)."
+            ),
+            None
+        );
+        let unconverted = "You spent 424.97 USD on oil change. The costs are recorded in USD and given in \
+                           USD: no conversion to EUR is made (no exchange rates are held).";
+        assert_eq!(
+            dropped_caveat(unconverted, "You spent 424.97 on oil changes."),
+            Some("that no currency conversion is made")
+        );
+        assert_eq!(
+            dropped_caveat(unconverted, "424.97 USD, not converted to EUR."),
+            None
+        );
+        let voided = "The record the previous answer cited has since been voided (a voided record is not \
+                      history), so …";
+        assert!(dropped_caveat(voided, "It cost 129.99 USD.").is_some());
+        assert_eq!(dropped_caveat(voided, "That record was Voided; …"), None);
+        let shared = "You spent 129.99 USD on tire rotation, over 1 record. 1 of these records also includes \
+                      other work (oil change): its whole cost is counted, as the record does not split it.";
+        assert!(dropped_caveat(shared, "Tire rotations cost 129.99 USD.").is_some());
+        assert_eq!(
+            dropped_caveat(
+                shared,
+                "129.99 USD, the whole cost of a visit that also changed the oil."
+            ),
+            None
+        );
+        assert_eq!(dropped_caveat("You spent 129.99 USD.", "129.99 USD."), None);
     }
 
     #[test]

@@ -272,7 +272,7 @@ async fn a_grounded_answer_is_used_with_its_citations() {
     )
     .await;
     assert_eq!(turn.engine, format!("llm:{MODEL}"));
-    assert_eq!(turn.engine_version, "1.0.0");
+    assert_eq!(turn.engine_version, "1.1.0");
     assert_eq!(turn.fallback_reason, None);
     assert_eq!(
         turn.answer,
@@ -341,6 +341,51 @@ async fn an_invented_number_or_date_falls_back() {
     assert_eq!(turn.engine, format!("llm:{MODEL}"));
 }
 
+/// A reply that keeps the computed answer's figures but leaves out what changes their meaning — here that
+/// the distances asked in km were converted from the recorded miles — is refused: the computed answer is
+/// given. The same reply saying so is used.
+#[tokio::test]
+async fn a_reply_leaving_out_a_conversion_falls_back() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let question = "When was the oil last changed, in km?";
+    let expected = ask(&fixture(None).await, question).await;
+    assert!(
+        expected.answer.contains("≈ 66,385 km (41,250 mi)")
+            && expected.answer.contains("converted at 1 mi = 1.609344 km"),
+        "{}",
+        expected.answer
+    );
+    for (reply, used) in [
+        (
+            "The oil was last changed on 2025-07-02 at 66,385 km by Main St Auto [evt_oil_2].",
+            false,
+        ),
+        (
+            "The oil was last changed on 2025-07-02 at about 66,385 km (converted from 41,250 mi) by Main \
+             St Auto [evt_oil_2].",
+            true,
+        ),
+    ] {
+        let (url, _stand_in) = stand_in(Reply::Content(reply.into())).await;
+        let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+        let turn = ask(&f, question).await;
+        if used {
+            assert_eq!(
+                turn.engine,
+                format!("llm:{MODEL}"),
+                "{:?}",
+                turn.fallback_reason
+            );
+        } else {
+            assert_fell_back(
+                &turn,
+                &expected,
+                "leaves out that its distances are converted",
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn numbers_only_in_a_records_notes_or_the_question_are_not_grounded() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
@@ -404,9 +449,11 @@ async fn an_amount_is_grounded_only_by_an_amount() {
         let turn = ask(&f, question).await;
         assert_fell_back(&turn, &expected, reason);
     }
-    // The same facts, each as what it is, pass.
+    // The same facts, each as what it is, pass — saying, as the computed answer does, that the record's
+    // whole cost counts (it holds an oil change too); without that it falls back.
     let (url, _stand_in) = stand_in(Reply::Content(
-        "The tire rotation on 2025-07-02, at 41,250 mi, cost 129.99 USD; 1 record [evt_oil_2]."
+        "The tire rotation on 2025-07-02, at 41,250 mi, cost 129.99 USD: 1 record, its whole cost \
+         with the oil change done in the same visit [evt_oil_2]."
             .into(),
     ))
     .await;
