@@ -1035,6 +1035,9 @@ impl Ctx<'_> {
     }
 
     fn count_done(&self, s: &Slots) -> Answer {
+        if let Some(other) = &s.compare {
+            return self.compared_counts(s, other);
+        }
         let subject = self.subject(s);
         let found = self.select(s);
         let (Some(first), Some(last)) = (found.first(), found.last()) else {
@@ -1074,6 +1077,70 @@ impl Ctx<'_> {
             )
         };
         text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "Did I change the oil more often this year than last year?": how many such records each period
+    /// holds (selected as [`Self::count_done`] selects), which has more and by how many — or that they are
+    /// equal, or that neither has any — citing the records of both.
+    fn compared_counts(&self, s: &Slots, other: &RangeSpec) -> Answer {
+        if let RangeSpec::Unreadable { said } = other {
+            return text_answer(
+                format!(
+                    "I could not read the time range “{}”. Ask, for example, “Did I change the oil more often this \
+                     year than last year?”.",
+                    isolated(said)
+                ),
+                Vec::new(),
+            );
+        }
+        let periods = [
+            Slots {
+                compare: None,
+                ..s.clone()
+            },
+            Slots {
+                range: Some(other.clone()),
+                compare: None,
+                ..s.clone()
+            },
+        ];
+        let found = [self.select(&periods[0]), self.select(&periods[1])];
+        let labels = [
+            self.range_label(&periods[0]).trim().to_string(),
+            self.range_label(&periods[1]).trim().to_string(),
+        ];
+        let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
+        let what = if records_only {
+            "Records".to_string()
+        } else {
+            capitalised(&self.subject(s))
+        };
+        let at = self.vendor_label(s);
+        let times = |n: usize| {
+            if records_only {
+                plural(n, "record", "records")
+            } else {
+                plural(n, "time", "times")
+            }
+        };
+        let each: Vec<String> = (0..2)
+            .map(|i| format!("{}, {}", labels[i], times(found[i].len())))
+            .collect();
+        let (a, b) = (found[0].len(), found[1].len());
+        let verdict = match (a, b) {
+            (0, 0) => "Neither period has one recorded.".to_string(),
+            _ if a == b => "The two are equal.".to_string(),
+            _ => {
+                let (more, by) = if a > b { (0, a - b) } else { (1, b - a) };
+                format!("More {}, by {}.", labels[more], times(by))
+            }
+        };
+        let text = format!("{what}{at} recorded: {}. {verdict}", each.join("; "));
+        let mut citations: Vec<Citation> = Vec::new();
+        for e in found.iter().flatten() {
+            cite_once(&mut citations, e);
+        }
+        text_answer(text, citations)
     }
 
     fn who_did(&self, s: &Slots) -> Answer {

@@ -2864,6 +2864,47 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.compare = Some(second);
         slots.pick = None;
     }
+    // A count compared over two periods ("Did I change the oil more often this year than last year?",
+    // "more oil changes in 2024 or 2023?"): both counts. Not a cost: no word of paying is asked.
+    if slots.compare.is_none()
+        && !has_any(
+            q,
+            &[
+                "spend",
+                "spent",
+                "cost",
+                "costs",
+                "pay",
+                "paid",
+                "money",
+                "expensive",
+                "cheaper",
+            ],
+        )
+        && (intent == Intent::CountDone
+            || (matches!(
+                intent,
+                Intent::ListEvents | Intent::Search | Intent::Unclear | Intent::LastDone
+            ) && (has_any(
+                q,
+                &[
+                    "more often",
+                    "less often",
+                    "more frequently",
+                    "less frequently",
+                    "more times",
+                    "fewer times",
+                    "as often",
+                ],
+            ) || (has_any(q, &["more", "fewer"])
+                && (slots.task.is_some() || slots.kind.is_some() || !slots.kinds.is_empty())))))
+        && let Some((first, second)) = compared_ranges(q)
+    {
+        intent = Intent::CountDone;
+        slots.range = Some(first);
+        slots.compare = Some(second);
+        slots.pick = None;
+    }
     slots.distance_unit = distance_unit_asked(q);
     slots.currency = currency_asked(question, q);
     // What "I" spent (not what "it" cost): the owner's own spending.
@@ -3067,8 +3108,29 @@ fn compared_ranges(q: &str) -> Option<(RangeSpec, RangeSpec)> {
     BETWEEN.iter().find_map(|word| {
         let (before, after) = q.split_once(&format!(" {word} "))?;
         let first = range_of(&format!("{before} "))?;
-        let second = range_of(&format!(" {after}"))?;
+        let after = format!(" {after}");
+        // "…than the year before": the year before the first period named.
+        let second = if has_any(
+            &after,
+            &["the year before", "the previous year", "the prior year"],
+        ) {
+            year_before(&first)?
+        } else {
+            range_of(&after)?
+        };
         (first != second).then_some((first, second))
+    })
+}
+
+/// The calendar year before a year-long `range` ("the year before" 2024 is 2023, before last year the year
+/// before it); `None` for a range that is not one calendar year.
+fn year_before(range: &RangeSpec) -> Option<RangeSpec> {
+    Some(match range {
+        RangeSpec::Year { year } => RangeSpec::Year { year: year - 1 },
+        RangeSpec::ThisYear => RangeSpec::LastYear,
+        RangeSpec::LastYear => RangeSpec::YearsAgo { years: 2 },
+        RangeSpec::YearsAgo { years } => RangeSpec::YearsAgo { years: years + 1 },
+        _ => return None,
     })
 }
 

@@ -3843,3 +3843,42 @@ fn common_parts_no_record_names_are_said_to_have_no_work_recorded() {
     let cost = ask(&k, "How much did the calipers cost?");
     assert_eq!(cost.text, "No cost is recorded for calipers.");
 }
+
+/// A count compared over two periods gives both counts, which is more and by how many, citing both
+/// periods' records; "the year before" is the year before the first period named, for costs as for counts.
+#[test]
+fn counts_compared_over_two_periods_and_the_year_before() {
+    let k = fixture();
+    let a = ask(&k, "Did I change the oil more often in 2025 than in 2024?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Oil change recorded: in 2025, 1 time; in 2024, 2 times. More in 2024, by 1 time."
+    );
+    assert_eq!(cited(&a), ["e07", "e02", "e03"]);
+    let b = ask(&k, "more oil changes in 2024 or 2023?");
+    assert_eq!(b.understanding.intent, Intent::CountDone);
+    assert!(
+        b.text
+            .ends_with("in 2023, 0 times. More in 2024, by 2 times."),
+        "{}",
+        b.text
+    );
+    let c = ask(&k, "Did I spend more last year than the year before?");
+    assert_eq!(c.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        c.understanding.slots.compare,
+        Some(RangeSpec::YearsAgo { years: 2 })
+    );
+    assert!(c.text.contains("294.98 USD over 2 records"), "{}", c.text);
+    let d = ask(&k, "Did I spend more in 2025 than the year before?");
+    assert_eq!(
+        d.understanding.slots.compare,
+        Some(RangeSpec::Year { year: 2024 })
+    );
+    assert!(
+        d.text.ends_with("More was spent in 2025, by 1,687.51 USD."),
+        "{}",
+        d.text
+    );
+}
