@@ -93,23 +93,103 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_time(noon).and_utc())
 }
 
-/// `89.99`, `$1,234.50`, `1234` → cents. Dot decimals; currency symbols and thousands commas ignored.
-pub fn parse_money(s: &str) -> Result<Option<u64>, String> {
+/// How a lone separator followed by exactly three digits ("1,899", "12.345") reads: a thousands separator
+/// or a decimal mark cannot be told apart, so each column says what it takes it for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lone {
+    /// A comma groups thousands ("1,899" is 1899: US spreadsheets); a dot is refused.
+    CommaGroups,
+    /// Either is a decimal mark: a price a litre or gallon has three decimals ("3.459", "1,899").
+    Decimal,
+}
+
+/// A number as spreadsheets of either convention write it — `1,234.56`, `1.234,56`, `1 234,56`, `45,99`,
+/// `12.5`, `€45.99` — as its whole and fractional digits (`None` when empty). The last separator is the
+/// decimal mark unless three digits follow it alone ([`Lone`]); the separators before it must group
+/// thousands (`1,2,3` is refused, never read as 123).
+fn number_parts(s: &str, lone: Lone) -> Result<Option<(String, String)>, String> {
     let cleaned: String = s
         .trim()
         .chars()
-        .filter(|c| !matches!(c, '$' | '€' | '£' | ',' | ' '))
+        .filter(|c| {
+            !matches!(
+                c,
+                '$' | '€' | '£' | '¥' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\''
+            )
+        })
         .collect();
     if cleaned.is_empty() {
         return Ok(None);
     }
-    let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-        || frac.len() > 2
+    let not_a_number = || format!("{s:?} is not a number");
+    if !cleaned
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
     {
-        return Err(format!("{s:?} is not an amount like 89.99"));
+        return Err(not_a_number());
+    }
+    let separators: Vec<(usize, char)> = cleaned
+        .char_indices()
+        .filter(|(_, c)| !c.is_ascii_digit())
+        .collect();
+    let Some(&(last_at, last)) = separators.last() else {
+        return Ok(Some((cleaned, String::new())));
+    };
+    let kinds: std::collections::BTreeSet<char> = separators.iter().map(|(_, c)| *c).collect();
+    let tail = &cleaned[last_at + 1..];
+    // Where the decimal mark is, if any: the last separator, unless it is one of several alike (thousands
+    // all through: "1,234,567") or a lone one before exactly three digits.
+    let decimal_at = if kinds.len() == 2 {
+        Some(last_at)
+    } else if separators.len() > 1 {
+        None
+    } else if tail.len() != 3 {
+        Some(last_at)
+    } else {
+        match (lone, last) {
+            (Lone::CommaGroups, ',') => None,
+            (Lone::Decimal, _) => Some(last_at),
+            _ => {
+                return Err(format!(
+                    "{s:?} could be a thousand-something or a decimal ({last} before three digits): write it \
+                     without a thousands separator, or with both marks (1,234.5 or 1.234,5)"
+                ));
+            }
+        }
+    };
+    let (grouped, frac) = match decimal_at {
+        Some(at) => (&cleaned[..at], &cleaned[at + 1..]),
+        None => (cleaned.as_str(), ""),
+    };
+    if frac.contains(['.', ',']) {
+        return Err(not_a_number());
+    }
+    let groups: Vec<&str> = grouped.split(['.', ',']).collect();
+    let group_mark: std::collections::BTreeSet<char> =
+        grouped.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let grouped_well = group_mark.len() <= 1
+        && (groups.len() == 1
+            || ((1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3)));
+    if !grouped_well || (groups.concat().is_empty() && frac.is_empty()) {
+        return Err(format!(
+            "{s:?} is not a number: thousands separators group three digits (1,234,567)"
+        ));
+    }
+    Ok(Some((groups.concat(), frac.to_string())))
+}
+
+/// `89.99`, `$1,234.50`, `45,99 €`, `1.234,50`, `1234` → cents. Either decimal mark (the last separator,
+/// unless three digits follow a lone comma: `1,234` is 1234.00); at most two decimals.
+pub fn parse_money(s: &str) -> Result<Option<u64>, String> {
+    let Some((whole, frac)) = number_parts(s, Lone::CommaGroups)
+        .map_err(|_| format!("{s:?} is not an amount like 89.99"))?
+    else {
+        return Ok(None);
+    };
+    if frac.len() > 2 {
+        return Err(format!(
+            "{s:?} is not an amount like 89.99 (at most two decimals)"
+        ));
     }
     let whole: u64 = if whole.is_empty() {
         0
@@ -124,27 +204,48 @@ pub fn parse_money(s: &str) -> Result<Option<u64>, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// An odometer: digits, optionally with thousands commas or a decimal part (dropped).
+/// An odometer: digits, optionally with thousands separators or a decimal part (dropped). `12.345` (a dot
+/// before three digits alone) is refused as ambiguous: twelve or twelve thousand.
 pub fn parse_odometer(s: &str) -> Result<Option<u64>, String> {
-    let cleaned: String = s.trim().chars().filter(|c| *c != ',').collect();
-    if cleaned.is_empty() {
+    let parts = number_parts(s, Lone::CommaGroups).map_err(|e| {
+        if e.contains("could be") {
+            e
+        } else {
+            format!("{s:?} is not an odometer reading")
+        }
+    })?;
+    let Some((whole, _)) = parts else {
         return Ok(None);
-    }
-    let whole = cleaned.split('.').next().unwrap_or("");
+    };
     whole
         .parse::<u64>()
         .map(Some)
         .map_err(|_| format!("{s:?} is not an odometer reading"))
 }
 
-/// Task codes a LubeLogger service description names (its records carry free text, not codes).
+/// Task codes a LubeLogger service description names (its records carry free text, not codes): whole
+/// words, longest phrase first. A bare "oil" or "inspection" is a task only when nothing else says what was
+/// done ("Oil", "Oil & filter"; "Inspection"), never a word inside another ("coil", "spoiler").
 const TASK_WORDS: &[(&str, &str)] = &[
+    ("oil change", "oil_change"),
+    ("oil changed", "oil_change"),
+    ("change oil", "oil_change"),
+    ("changed oil", "oil_change"),
+    ("oil and filter", "oil_change"),
+    ("oil filter", "oil_change"),
+    ("oil service", "oil_change"),
+    ("lube oil filter", "oil_change"),
+    ("synthetic oil", "oil_change"),
+    ("engine oil", "oil_change"),
     ("oil", "oil_change"),
     ("tire rotation", "tire_rotation"),
     ("tyre rotation", "tire_rotation"),
     ("rotate tires", "tire_rotation"),
+    ("rotate tyres", "tire_rotation"),
+    ("tires rotated", "tire_rotation"),
     ("cabin air filter", "cabin_air_filter"),
     ("cabin filter", "cabin_air_filter"),
+    ("pollen filter", "cabin_air_filter"),
     ("engine air filter", "engine_air_filter"),
     ("air filter", "engine_air_filter"),
     ("brake fluid", "brake_fluid"),
@@ -153,24 +254,107 @@ const TASK_WORDS: &[(&str, &str)] = &[
     ("antifreeze", "coolant"),
     ("battery", "battery_check"),
     ("wiper", "wiper_blades"),
-    ("transmission", "transmission_fluid"),
+    ("wipers", "wiper_blades"),
+    ("wiper blades", "wiper_blades"),
+    ("transmission fluid", "transmission_fluid"),
+    ("transmission flush", "transmission_fluid"),
+    ("transmission service", "transmission_fluid"),
+    ("atf", "transmission_fluid"),
     ("spark plug", "spark_plugs"),
+    ("spark plugs", "spark_plugs"),
+    ("annual inspection", "annual_inspection"),
+    ("state inspection", "annual_inspection"),
+    ("safety inspection", "annual_inspection"),
+    ("vehicle inspection", "annual_inspection"),
+    ("emissions inspection", "annual_inspection"),
+    ("emissions test", "annual_inspection"),
+    ("smog check", "annual_inspection"),
+    ("mot", "annual_inspection"),
     ("inspection", "annual_inspection"),
 ];
 
-/// Task codes from the description (longest phrase wins per task) and from a `Tags` column of codes.
+/// Words that, right after a task's phrase, say it names a fault or a look, not the work done ("oil leak",
+/// "coolant leak inspection", "battery light").
+const NOT_DONE_AFTER: &[&str] = &[
+    "leak",
+    "leaks",
+    "leaking",
+    "light",
+    "warning",
+    "sensor",
+    "pressure",
+    "level",
+    "smell",
+    "noise",
+    "pan",
+    "cooler",
+    "seal",
+    "gasket",
+    "consumption",
+    "inspection",
+    "check",
+    "cap",
+    "line",
+    "lines",
+];
+
+/// Words a bare "oil" or "inspection" may follow and still be the task itself ("Full inspection", "Changed
+/// the oil").
+const BARE_AFTER: &[&str] = &[
+    "the", "and", "full", "general", "yearly", "new", "fresh", "changed", "change",
+];
+
+/// Words that, right before a task's phrase, say it was not done ("No oil change needed", "skipped the
+/// inspection").
+const NOT_DONE_BEFORE: &[&str] = &[
+    "no",
+    "not",
+    "without",
+    "skip",
+    "skipped",
+    "declined",
+    "postponed",
+];
+
+/// Task codes from the description (each phrase as whole words, the longest first, never one the words
+/// around it say was not done) and from a `Tags` column of codes.
 pub fn tasks_of(description: &str, tags: &str) -> Vec<String> {
-    let text = description.to_lowercase();
-    let mut tasks: Vec<String> = Vec::new();
-    let mut covered = text.clone();
-    for (phrase, task) in TASK_WORDS {
-        if covered.contains(phrase) {
-            covered = covered.replace(phrase, " ");
-            if !tasks.iter().any(|t| t == task) {
-                tasks.push(task.to_string());
+    let words: Vec<String> = description
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut taken = vec![false; words.len()];
+    let mut by_length: Vec<&(&str, &str)> = TASK_WORDS.iter().collect();
+    by_length.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.split(' ').count()));
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (phrase, task) in by_length {
+        let phrase: Vec<&str> = phrase.split(' ').collect();
+        let n = phrase.len();
+        for at in 0..words.len().saturating_sub(n - 1) {
+            if taken[at..at + n].iter().any(|t| *t) || (0..n).any(|i| words[at + i] != phrase[i]) {
+                continue;
+            }
+            taken[at..at + n].iter_mut().for_each(|t| *t = true);
+            let after = words.get(at + n).map(String::as_str);
+            let before = at.checked_sub(1).map(|i| words[i].as_str());
+            // A bare "oil" or "inspection" after another word is about that ("transmission oil", "leak
+            // inspection"), not an oil change or the yearly inspection.
+            let about_another = n == 1
+                && matches!(phrase[0], "oil" | "inspection")
+                && before.is_some_and(|w| !BARE_AFTER.contains(&w));
+            let not_done = about_another
+                || after.is_some_and(|w| NOT_DONE_AFTER.contains(&w))
+                || before.is_some_and(|w| NOT_DONE_BEFORE.contains(&w))
+                || (at >= 2 && NOT_DONE_BEFORE.contains(&words[at - 2].as_str()));
+            if !not_done && !found.iter().any(|(_, t)| t == task) {
+                found.push((at, task.to_string()));
             }
         }
     }
+    found.sort();
+    let mut tasks: Vec<String> = found.into_iter().map(|(_, t)| t).collect();
     for tag in tags.split([' ', ',', ';']).map(str::trim) {
         let is_code = !tag.is_empty()
             && tag.len() <= 50
@@ -476,12 +660,16 @@ fn parse_flag(s: &str, default: bool) -> Result<bool, String> {
 }
 
 /// A positive decimal such as `11.2` (thousands commas ignored).
+/// A volume, a price a unit or a distance: either decimal mark (`11.2`, `11,2`, `3.459`, `1,899`: a lone
+/// separator before three digits is a decimal mark here, as prices a unit are written), thousands grouped
+/// with the other (`1.234,5`).
 fn parse_decimal(s: &str) -> Result<Option<f64>, String> {
-    let cleaned: String = s.trim().chars().filter(|c| *c != ',').collect();
-    if cleaned.is_empty() {
+    let parts =
+        number_parts(s, Lone::Decimal).map_err(|_| format!("{s:?} is not a number like 11.2"))?;
+    let Some((whole, frac)) = parts else {
         return Ok(None);
-    }
-    match cleaned.parse::<f64>() {
+    };
+    match format!("{}.{frac}", if whole.is_empty() { "0" } else { &whole }).parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
         _ => Err(format!("{s:?} is not a number like 11.2")),
     }
@@ -800,6 +988,47 @@ mod tests {
         assert_eq!(parse_odometer("41250.6"), Ok(Some(41250)));
     }
 
+    /// Either decimal mark, thousands grouped by the other; what cannot be told apart is refused, never
+    /// read as another number (probe p44: "45,99 €" was 4,599.00, "12.345" km was 12, "1,2,3" was 123).
+    #[test]
+    fn numbers_of_either_convention_read_as_written_or_are_refused() {
+        for (written, cents) in [
+            ("45,99 €", 4599),
+            ("€45.99", 4599),
+            ("1.234,50", 123450),
+            ("1,234.50", 123450),
+            ("1 234,50", 123450),
+            ("1,234", 123400),
+            ("12,5", 1250),
+            ("0,99", 99),
+        ] {
+            assert_eq!(parse_money(written), Ok(Some(cents)), "{written}");
+        }
+        for refused in [
+            "1,2,3",
+            "12.345",
+            "1.234.5,6",
+            "12,34,56",
+            "1,23.45",
+            "4,5,",
+            ".",
+        ] {
+            assert!(parse_money(refused).is_err(), "{refused}");
+        }
+        assert_eq!(parse_odometer("12,345"), Ok(Some(12345)));
+        assert_eq!(parse_odometer("12.345,6"), Ok(Some(12345)));
+        assert_eq!(parse_odometer("12 345"), Ok(Some(12345)));
+        let ambiguous = parse_odometer("12.345").unwrap_err();
+        assert!(ambiguous.contains("could be"), "{ambiguous}");
+        assert!(parse_odometer("1,2,3").is_err());
+        assert_eq!(parse_decimal("40,5"), Ok(Some(40.5)));
+        assert_eq!(parse_decimal("1,899"), Ok(Some(1.899)));
+        assert_eq!(parse_decimal("3.459"), Ok(Some(3.459)));
+        assert_eq!(parse_decimal("1.234,5"), Ok(Some(1234.5)));
+        assert_eq!(parse_decimal("11.2"), Ok(Some(11.2)));
+        assert!(parse_decimal("1,2,3").is_err());
+    }
+
     #[test]
     fn service_descriptions_name_their_tasks() {
         assert_eq!(
@@ -812,5 +1041,47 @@ mod tests {
             ["coolant", "wiper_blades"]
         );
         assert!(tasks_of("Detailing", "Shiny!").is_empty());
+    }
+
+    /// Whole words, and not a fault or work not done (probe p44: "Ignition coil", "Rear spoiler", "oil
+    /// leak" and "No oil change needed" were oil changes; "Coolant leak inspection" an annual inspection).
+    #[test]
+    fn a_task_is_named_by_whole_words_and_not_by_a_fault_or_work_not_done() {
+        for description in [
+            "Ignition coil",
+            "Rear spoiler",
+            "Recoil starter",
+            "Fix oil leak",
+            "No oil change needed",
+            "Oil pressure sensor replaced",
+            "Coolant leak inspection",
+            "Battery light on",
+            "Skipped the inspection",
+        ] {
+            assert!(
+                tasks_of(description, "").is_empty(),
+                "{description}: {:?}",
+                tasks_of(description, "")
+            );
+        }
+        for (description, tasks) in [
+            ("Oil", &["oil_change"][..]),
+            ("Oil & Filter", &["oil_change"]),
+            ("Engine oil and filter change", &["oil_change"]),
+            (
+                "State inspection + wipers",
+                &["annual_inspection", "wiper_blades"],
+            ),
+            ("Transmission flush", &["transmission_fluid"]),
+            (
+                "Tire rotation, cabin filter",
+                &["tire_rotation", "cabin_air_filter"],
+            ),
+            ("Inspection", &["annual_inspection"]),
+            ("Changed the oil", &["oil_change"]),
+            ("Transmission oil", &[]),
+        ] {
+            assert_eq!(tasks_of(description, ""), tasks, "{description}");
+        }
     }
 }
