@@ -17,8 +17,9 @@ use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
 use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRef};
 
-/// The CSV columns, in order.
-pub const COLUMNS: [&str; 12] = [
+/// The CSV columns, in order. `odometerUnit` (the vehicle's, on every row) lets an import into a vehicle
+/// of the other unit refuse the rows instead of reading miles as kilometres.
+pub const COLUMNS: [&str; 13] = [
     "id",
     "occurredAt",
     "kind",
@@ -31,6 +32,7 @@ pub const COLUMNS: [&str; 12] = [
     "details",
     "source",
     "recordedAt",
+    "odometerUnit",
 ];
 
 pub fn routes() -> OpenApiRouter<EdgeState> {
@@ -90,11 +92,18 @@ fn cell(event: &serde_json::Value, column: &str) -> String {
     }
 }
 
-pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
+/// The history as CSV in [`COLUMNS`]; `unit` is the vehicle's odometer unit, written on every row.
+pub fn to_csv(
+    events: &[serde_json::Value],
+    unit: vwc_contracts::OdometerUnit,
+) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COLUMNS)?;
     for e in events {
-        writer.write_record(COLUMNS.iter().map(|c| cell(e, c)))?;
+        writer.write_record(COLUMNS.iter().map(|c| match *c {
+            "odometerUnit" => unit.as_str().to_string(),
+            c => cell(e, c),
+        }))?;
     }
     let bytes = writer
         .into_inner()
@@ -105,8 +114,9 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
 /// Export a vehicle's history
 ///
 /// Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
-/// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
-/// `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
+/// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt, odometerUnit`, which
+/// `POST /v1/vehicles/{id}/imports` reads back into another vehicle of the same unit, or `json`
+/// (`{vehicleId, odometerUnit, events}`).
 #[route(get "/v1/vehicles/{id}/export", tag = "timeline", params(VehiclePath, ExportQuery),
     ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"))),
     errors(ResourceQuery))]
@@ -120,15 +130,17 @@ async fn export(
         Some("json") => false,
         Some(_) => return Err(ApiError::field("format", "must be csv or json")),
     };
-    state
+    let unit = state
         .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
-        .await?;
+        .await?
+        .vehicle
+        .odometer_unit;
     let id = &vehicle.vehicle_id;
     let events = history(state.store.as_ref(), &vehicle)
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {
-        let body = to_csv(&events).map_err(ApiError::internal)?;
+        let body = to_csv(&events, unit).map_err(ApiError::internal)?;
         let mut r = body.into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -136,7 +148,8 @@ async fn export(
         );
         r
     } else {
-        axum::Json(serde_json::json!({"vehicleId": id, "events": events})).into_response()
+        axum::Json(serde_json::json!({"vehicleId": id, "odometerUnit": unit, "events": events}))
+            .into_response()
     };
     let name = format!(
         "attachment; filename=\"{id}-history.{}\"",

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use vwc_contracts::{EventKind, FieldError, NewVehicleEvent, Vendor, VolumeUnit};
+use vwc_contracts::{EventKind, FieldError, NewVehicleEvent, OdometerUnit, Vendor, VolumeUnit};
 
 /// The formats an import recognises from the header row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -54,6 +54,9 @@ pub struct ImportOptions {
     /// Unit of LubeLogger's `FuelConsumed` (its files do not say): US gallons for a vehicle in miles,
     /// litres for one in km, unless the caller says otherwise.
     pub volume_unit: VolumeUnit,
+    /// The vehicle's odometer unit: this API's export names the unit of its rows (`odometerUnit`), and a
+    /// row of the other unit is refused; Fuelly's `miles` or `kilometers` trip is converted to it.
+    pub odometer_unit: OdometerUnit,
 }
 
 fn header_index(headers: &csv::StringRecord) -> Vec<String> {
@@ -762,6 +765,12 @@ fn fuelly_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<
         "miles"
     };
     let trip = row.parse(distance_column, distance_column, fail, parse_decimal)?;
+    // The column names its unit: a trip in the other one is converted (1 mi = 1.609344 km).
+    let trip = trip.map(|t| match (distance_column, options.odometer_unit) {
+        ("miles", OdometerUnit::Km) => t * vwc_contracts::KM_PER_MILE,
+        ("kilometers", OdometerUnit::Mi) => t / vwc_contracts::KM_PER_MILE,
+        _ => t,
+    });
     let odometer = row.parse("odometer", "odometer", fail, parse_odometer)?;
     let partial = row.flag("partial_fuelup", "partial_fuelup", false, fail)?;
     let missed = row.flag("missed_fuelup", "missed_fuelup", false, fail)?;
@@ -781,6 +790,22 @@ fn vwc_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<New
             .map_err(|_| format!("{k:?} is not an event kind"))
     })?;
     let occurred_at = row.date("occurredat", "occurredAt", "an RFC 3339 time", fail)?;
+    // An export names its vehicle's unit: miles are never read as kilometres, nor the other way round (its
+    // details hold distances too — a fill-up's trip, an interval — so the row is refused, not converted).
+    row.parse("odometerunit", "odometerUnit", fail, |u| match u {
+        "" => Ok(()),
+        u => match serde_json::from_value::<OdometerUnit>(serde_json::json!(u)) {
+            Ok(unit) if unit == options.odometer_unit => Ok(()),
+            Ok(unit) => Err(format!(
+                "this row's distances are in {}, and the vehicle records {}: import the file into a vehicle \
+                 in {} (distances are not converted)",
+                unit.as_str(),
+                options.odometer_unit.as_str(),
+                unit.as_str()
+            )),
+            Err(_) => Err(format!("{u:?} is not an odometer unit (mi or km)")),
+        },
+    })?;
     let odometer = row.parse("odometer", "odometer", fail, parse_odometer)?;
     let cost_cents = row.parse("costcents", "costCents", fail, |c| match c {
         "" => Ok(None),
@@ -919,6 +944,7 @@ mod tests {
 
     fn options() -> ImportOptions {
         ImportOptions {
+            odometer_unit: OdometerUnit::Mi,
             kind: EventKind::Maintenance,
             currency: "USD".into(),
             volume_unit: VolumeUnit::Gal,
@@ -986,6 +1012,37 @@ mod tests {
         assert!(parse_date("31/12/2024").is_none());
         assert_eq!(parse_odometer("41,250"), Ok(Some(41250)));
         assert_eq!(parse_odometer("41250.6"), Ok(Some(41250)));
+    }
+
+    /// An export's rows name their unit: into a vehicle of the other unit they are refused, never read as
+    /// its unit (probe p44: 52,500 mi became 52,500 km); a Fuelly trip in miles is converted for a vehicle in
+    /// km.
+    #[test]
+    fn rows_of_the_other_odometer_unit_are_refused_or_converted() {
+        let export = "id,occurredAt,kind,title,odometer,costCents,currency,vendor,notes,details,source,recordedAt,odometerUnit\n\
+                      e1,2024-03-02T10:00:00Z,odometer_reading,,52500,,,,,,user,2024-03-02T10:00:00Z,mi\n";
+        let km = ImportOptions {
+            odometer_unit: OdometerUnit::Km,
+            ..options()
+        };
+        let (_, rows, errors) = read(export, &km).unwrap();
+        assert!(rows.is_empty(), "{rows:?}");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let said = format!("{errors:?}");
+        assert!(
+            said.contains("odometerUnit") && said.contains("in mi, and the vehicle records km"),
+            "{said}"
+        );
+        let (_, rows, errors) = read(export, &options()).unwrap();
+        assert_eq!((rows.len(), errors.len()), (1, 0), "{errors:?}");
+
+        let fuelly = "fuelup_date,miles,gallons,price\n2024-03-02,300,10,3.459\n";
+        let (_, rows, errors) = read(fuelly, &km).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let trip = rows[0].event.details["tripDistance"].as_f64().unwrap();
+        assert!((trip - 482.8032).abs() < 0.01, "{trip}");
+        let (_, rows, _) = read(fuelly, &options()).unwrap();
+        assert_eq!(rows[0].event.details["tripDistance"].as_f64(), Some(300.0));
     }
 
     /// Either decimal mark, thousands grouped by the other; what cannot be told apart is refused, never

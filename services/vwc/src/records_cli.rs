@@ -90,6 +90,7 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     let options = vwc_ingestion::import::ImportOptions {
         kind: args.kind,
         currency: args.currency.to_ascii_uppercase(),
+        odometer_unit: vehicle.odometer_unit,
         volume_unit: args.volume_unit.unwrap_or(match vehicle.odometer_unit {
             vwc_contracts::OdometerUnit::Mi => vwc_contracts::VolumeUnit::Gal,
             vwc_contracts::OdometerUnit::Km => vwc_contracts::VolumeUnit::L,
@@ -150,6 +151,12 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     system.settle().await?;
     let of = vwc_edge::store::VehicleRef::new(args.org.as_str(), args.vehicle.as_str());
     let found = system.stores.edge.vehicle(&of).await;
+    let unit = found
+        .as_ref()
+        .ok()
+        .and_then(|v| v.as_ref())
+        .map(|v| v.vehicle.odometer_unit)
+        .unwrap_or_default();
     let events = match found {
         Ok(Some(_)) => vwc_edge::export::history(system.stores.edge.as_ref(), &of).await,
         Ok(None) => {
@@ -161,10 +168,10 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     system.shutdown().await;
     let events = events?;
     let text = if csv {
-        vwc_edge::export::to_csv(&events)?
+        vwc_edge::export::to_csv(&events, unit)?
     } else {
         serde_json::to_string_pretty(
-            &serde_json::json!({"vehicleId": args.vehicle, "events": events}),
+            &serde_json::json!({"vehicleId": args.vehicle, "odometerUnit": unit, "events": events}),
         )? + "\n"
     };
     match &args.out {

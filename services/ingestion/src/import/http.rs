@@ -102,6 +102,7 @@ pub(crate) async fn import_csv(
         kind,
         currency,
         volume_unit,
+        odometer_unit: vehicle.odometer_unit,
     };
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = query.dry_run.unwrap_or(false);
