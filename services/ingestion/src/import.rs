@@ -42,6 +42,9 @@ pub struct ImportRow {
     pub event: NewVehicleEvent,
     /// `import:` + SHA-256 of the event (and of how many identical rows came before it in the file).
     pub key: String,
+    /// The record's id in this API's export (`id`): a row whose record the vehicle already holds is
+    /// skipped, so importing a vehicle's own export back into it adds nothing.
+    pub exported_id: Option<String>,
 }
 
 /// What the caller chose for columns the file cannot say.
@@ -521,7 +524,15 @@ pub fn read(
         let occurrence = seen.entry(fingerprint).or_default();
         let key = key_of(&event, *occurrence);
         *occurrence += 1;
-        rows.push(ImportRow { row, event, key });
+        let exported_id = (format == CsvFormat::Vwc)
+            .then(|| get.get("id").to_string())
+            .filter(|id| !id.is_empty());
+        rows.push(ImportRow {
+            row,
+            event,
+            key,
+            exported_id,
+        });
     }
     Ok((format, rows, errors))
 }
@@ -867,8 +878,28 @@ pub async fn apply(
     use futures::StreamExt;
     use vwc_contracts::EventSource;
     let mut out = Applied::default();
+    // A row of this vehicle's own export: its record is here already (a voided one included, which stays
+    // voided), so it is skipped rather than recorded a second time under another id.
+    let held = |row: &ImportRow| {
+        let id = row.exported_id.clone();
+        async move {
+            let Some(id) = id else { return Ok(false) };
+            Ok::<_, vwc_store::StoreError>(
+                ingestion
+                    .store()
+                    .event(&vehicle.org_id, &id.as_str().into())
+                    .await?
+                    .is_some_and(|e| e.vehicle_id == vehicle.id),
+            )
+        }
+    };
     if dry_run {
         for row in rows {
+            if held(&row).await? {
+                out.skipped += 1;
+                progress(row.row);
+                continue;
+            }
             match row.event.validate(
                 "evt_dry_run".into(),
                 vehicle,
@@ -897,6 +928,11 @@ pub async fn apply(
                     traceparent.map(str::to_string),
                 )
             };
+            match held(&row).await {
+                Ok(true) => return (row.row, Ok(None)),
+                Ok(false) => {}
+                Err(e) => return (row.row, Err(RecordError::Store(e))),
+            }
             // A row's key says what the row is, not where it went (the keys of imports before this
             // rule), so the same row imported into another vehicle of the organisation finds it — that
             // is not this vehicle's replay: such a row is keyed again with this vehicle in its key.
@@ -906,13 +942,14 @@ pub async fn apply(
                 }
                 other => other,
             };
-            (row.row, recorded)
+            (row.row, recorded.map(Some))
         })
         .buffered(ROWS_IN_FLIGHT);
     while let Some((line, recorded)) = recorded.next().await {
         match recorded {
-            Ok(r) if r.replayed => out.skipped += 1,
-            Ok(_) => out.imported += 1,
+            Ok(None) => out.skipped += 1,
+            Ok(Some(r)) if r.replayed => out.skipped += 1,
+            Ok(Some(_)) => out.imported += 1,
             Err(RecordError::Invalid(e)) => out.errors.extend(validation_errors(line, e)),
             Err(RecordError::KeyReused) => out.errors.push(RowError {
                 row: line,

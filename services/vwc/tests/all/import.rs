@@ -321,6 +321,26 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         (Some(0), Some(7))
     );
 
+    // The original's own export imported back into it: every record is there already (probe p44: each
+    // was recorded a second time under another id), as a dry run says too.
+    for query in ["?dryRun=true", ""] {
+        let (status, _, back) = import(&app, &token, &original, query, &csv).await;
+        assert_eq!(status, 200, "{back}");
+        assert_eq!(
+            (back["imported"].as_u64(), back["skipped"].as_u64()),
+            (Some(0), Some(7)),
+            "{query} {back}"
+        );
+    }
+    app.settle().await;
+    app.timeline_of_len_at_most(&token, &original, 7).await;
+    // Each row names the vehicle's unit.
+    assert!(
+        csv.lines().next().unwrap().ends_with(",odometerUnit"),
+        "{csv}"
+    );
+    assert_eq!(csv.matches("Z,mi\n").count(), 7, "{csv}");
+
     // Another organisation: 404 for export and import; bad input changes nothing.
     let (status, _, _) = get(&app, &other, &format!("/v1/vehicles/{original}/export")).await;
     assert_eq!(status, 404);
