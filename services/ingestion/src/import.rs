@@ -86,14 +86,74 @@ pub fn detect(headers: &[String]) -> Option<CsvFormat> {
     }
 }
 
+/// How a file writes dates with slashes: LubeLogger's US `3/2/2024` (month first), or — exports made in
+/// most of the world — `2/3/2024` (day first).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DateOrder {
+    MonthFirst,
+    DayFirst,
+}
+
+/// The order of a file's slash dates, from every value of its date column: day first when one starts
+/// with a day over 12 (`31/12/2024`) and none has a month over 12 in its second place; month first
+/// otherwise (LubeLogger's). A file that has both (`31/12/2024` and `12/31/2024`) is refused: its other dates
+/// (`3/2/2024`) cannot be read either way with confidence.
+fn date_order(
+    headers: &[String],
+    records: &[Result<csv::StringRecord, csv::Error>],
+) -> Result<DateOrder, String> {
+    let Some(column) = (headers.iter()).position(|h| h == "date" || h == "fuelup_date") else {
+        return Ok(DateOrder::MonthFirst);
+    };
+    let (mut day_first, mut month_first) = (None, None);
+    for value in records.iter().flatten().filter_map(|r| r.get(column)) {
+        let parts: Vec<u32> = value
+            .trim()
+            .split('/')
+            .map_while(|p| p.parse().ok())
+            .collect();
+        if let [a, b, _] = parts[..] {
+            if a > 12 && b <= 12 {
+                day_first.get_or_insert(value.trim().to_string());
+            } else if b > 12 && a <= 12 {
+                month_first.get_or_insert(value.trim().to_string());
+            }
+        }
+    }
+    match (day_first, month_first) {
+        (Some(d), Some(m)) => Err(format!(
+            "the dates mix day-first ({d:?}) and month-first ({m:?}) writing, so a date like 3/2/2024 cannot \
+             be read with confidence: write them as 2024-03-02"
+        )),
+        (Some(_), None) => Ok(DateOrder::DayFirst),
+        _ => Ok(DateOrder::MonthFirst),
+    }
+}
+
 /// `2024-03-02`, `2024-03-02T09:30:00Z` (RFC 3339) or LubeLogger's US `3/2/2024`; a bare date is noon UTC.
 pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
+    parse_date_in(s, DateOrder::MonthFirst)
+}
+
+/// [`parse_date`] in a file that writes its slash dates in `order`. A two-digit year (`3/2/24`) is refused,
+/// not read as the year 24.
+pub fn parse_date_in(s: &str, order: DateOrder) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
     let noon = NaiveTime::from_hms_opt(12, 0, 0)?;
-    ["%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d"]
+    let slashed = match order {
+        DateOrder::MonthFirst => "%m/%d/%Y",
+        DateOrder::DayFirst => "%d/%m/%Y",
+    };
+    if s.rsplit('/')
+        .next()
+        .is_some_and(|year| s.contains('/') && year.len() < 4)
+    {
+        return None;
+    }
+    ["%Y-%m-%d", slashed, "%Y/%m/%d"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
         .map(|d| d.and_time(noon).and_utc())
@@ -480,10 +540,21 @@ pub fn read(
          Notes, Cost), Fuelly (fuelup_date, miles, gallons, price) or this API's export (occurredAt, kind, …)"
             .to_string()
     })?;
+    if let Some(twice) = (headers.iter().enumerate())
+        .find(|(i, h)| !h.is_empty() && headers[..*i].contains(h))
+        .map(|(_, h)| h)
+    {
+        return Err(format!(
+            "the header row names the column {twice:?} twice: which one holds the values cannot be told; \
+             rename or remove one"
+        ));
+    }
+    let records: Vec<Result<csv::StringRecord, csv::Error>> = reader.records().collect();
+    let dates = date_order(&headers, &records)?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for record in reader.records() {
+    for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -500,9 +571,25 @@ pub fn read(
         if record.iter().all(|field| field.trim().is_empty()) {
             continue;
         }
+        // A row of another width than the header is cut short (a truncated file's last line) or holds
+        // values no column names (an unquoted comma): either way its values cannot be placed.
+        if record.len() != headers.len() {
+            errors.push(RowError {
+                row,
+                field: "row".into(),
+                message: format!(
+                    "{} fields, and the header has {}: a row cut short, or a comma inside a value that is not \
+                     quoted (\"1,234\" or \"Oil, filter\")",
+                    record.len(),
+                    headers.len()
+                ),
+            });
+            continue;
+        }
         let get = Row {
             headers: &headers,
             record: &record,
+            dates,
         };
         let mut fail = |field: &str, message: String| {
             errors.push(RowError {
@@ -541,6 +628,8 @@ pub fn read(
 struct Row<'a> {
     headers: &'a [String],
     record: &'a csv::StringRecord,
+    /// How this file writes dates with slashes (decided once for the whole file).
+    dates: DateOrder,
 }
 
 /// Reports a refused cell: the column's name as the file spells it, and why.
@@ -583,8 +672,14 @@ impl<'a> Row<'a> {
         expected: &str,
         fail: Fail<'_>,
     ) -> Option<DateTime<Utc>> {
+        let order = self.dates;
         self.parse(name, label, fail, |v| {
-            parse_date(v).ok_or_else(|| format!("{v:?} is not {expected}"))
+            parse_date_in(v, order).ok_or_else(|| match order {
+                DateOrder::DayFirst => {
+                    format!("{v:?} is not {expected} (this file writes the day first)")
+                }
+                DateOrder::MonthFirst => format!("{v:?} is not {expected}"),
+            })
         })
     }
 
@@ -1049,6 +1144,70 @@ mod tests {
         assert!(parse_date("31/12/2024").is_none());
         assert_eq!(parse_odometer("41,250"), Ok(Some(41250)));
         assert_eq!(parse_odometer("41250.6"), Ok(Some(41250)));
+    }
+
+    /// A row of another width than the header is refused, not recorded with what it lacks; a column
+    /// named twice refuses the file (probe p44 M1).
+    #[test]
+    fn a_row_cut_short_or_too_wide_and_a_column_named_twice_are_refused() {
+        let text = "Date,Odometer,Description,Notes,Cost\n\
+                    3/2/2024,41250,Oil change,,89.99\n\
+                    4/2/2024,41300,Oil change,none,12,50\n\
+                    5/2/2024,41350,Oil change\n";
+        let (_, rows, errors) = read(text, &options()).unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            errors.iter().map(|e| e.row).collect::<Vec<_>>(),
+            [3, 4],
+            "{errors:?}"
+        );
+        assert!(
+            errors[0]
+                .message
+                .starts_with("6 fields, and the header has 5"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1]
+                .message
+                .starts_with("3 fields, and the header has 5"),
+            "{errors:?}"
+        );
+        let twice = read(
+            "Date,Odometer,Description,Cost,Cost\n3/2/2024,1,Oil,1,2\n",
+            &options(),
+        );
+        assert!(twice.unwrap_err().contains("\"cost\" twice"));
+    }
+
+    /// A file whose dates put a day over 12 first is read day first throughout (3/2/2024 is 3 February
+    /// there, not 2 March); one that mixes both orders is refused; a two-digit year is no year (probe p44
+    /// M3).
+    #[test]
+    fn a_day_first_file_is_read_day_first_and_a_mixed_one_is_refused() {
+        let day_first = "Date,Odometer,Description,Notes,Cost\n\
+                         31/12/2024,41250,Oil change,,89.99\n\
+                         3/2/2025,42000,Oil change,,89.99\n";
+        let (_, rows, errors) = read(day_first, &options()).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            rows[1].event.occurred_at.date_naive().to_string(),
+            "2025-02-03"
+        );
+        let us = "Date,Odometer,Description,Notes,Cost\n12/31/2024,41250,Oil change,,1\n3/2/2025,42000,Oil,,1\n";
+        let (_, rows, _) = read(us, &options()).unwrap();
+        assert_eq!(
+            rows[1].event.occurred_at.date_naive().to_string(),
+            "2025-03-02"
+        );
+        let mixed =
+            "Date,Odometer,Description,Notes,Cost\n31/12/2024,1,Oil,,1\n12/31/2024,2,Oil,,1\n";
+        assert!(
+            read(mixed, &options())
+                .unwrap_err()
+                .contains("mix day-first")
+        );
+        assert!(parse_date("3/2/24").is_none());
     }
 
     /// An export's rows name their unit: into a vehicle of the other unit they are refused, never read as
