@@ -270,6 +270,42 @@ pub fn parse_money(s: &str) -> Result<Option<u64>, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// The currencies a symbol written beside an amount stands for (`$` for any dollar, `¥` for yen or yuan).
+fn symbol_currencies(symbol: char) -> Option<&'static [&'static str]> {
+    Some(match symbol {
+        '€' => &["EUR"],
+        '£' => &["GBP"],
+        '¥' => &["JPY", "CNY"],
+        '$' => &[
+            "USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD", "ARS", "CLP", "COP",
+        ],
+        _ => return None,
+    })
+}
+
+/// Refuses an amount whose symbol says another currency than the import's (`€45.99` in a USD import):
+/// its amount would be recorded in the wrong currency.
+fn symbol_agrees(s: &str, currency: &str) -> Result<(), String> {
+    match s
+        .chars()
+        .find_map(|c| symbol_currencies(c).map(|cs| (c, cs)))
+    {
+        Some((symbol, currencies)) if !currencies.contains(&currency) => Err(format!(
+            "{s:?} is written in {symbol} ({}), and this import records {currency}: import the file with \
+             currency={} (costs are never converted)",
+            currencies.join(" or "),
+            currencies[0]
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`parse_money`] in an import recording `currency`, refusing an amount whose symbol says another.
+fn money_in(s: &str, currency: &str) -> Result<Option<u64>, String> {
+    symbol_agrees(s, currency)?;
+    parse_money(s)
+}
+
 /// An odometer: digits, optionally with thousands separators or a decimal part (dropped). `12.345` (a dot
 /// before three digits alone) is refused as ambiguous: twelve or twelve thousand.
 pub fn parse_odometer(s: &str) -> Result<Option<u64>, String> {
@@ -726,7 +762,7 @@ fn lubelogger_row(
             details: serde_json::Value::Null,
         });
     }
-    let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
+    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, &options.currency))?;
     let description = row.get("description");
     let details = match options.kind {
         EventKind::Maintenance => {
@@ -834,7 +870,7 @@ fn lubelogger_fuel_row(
 ) -> Option<NewVehicleEvent> {
     let (occurred_at, odometer) = lubelogger_when(row, fail)?;
     let volume = row.volume("fuelconsumed", "FuelConsumed", fail)?;
-    let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
+    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, &options.currency))?;
     let full = row.flag("isfilltofull", "IsFillToFull", true, fail)?;
     let missed = row.flag("missedfuelup", "MissedFuelUp", false, fail)?;
     let fill = FillUp {
@@ -863,7 +899,10 @@ fn fuelly_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<
         return None;
     };
     let volume = row.volume(column, column, fail)?;
-    let price = row.parse("price", "price", fail, parse_decimal)?;
+    let price = row.parse("price", "price", fail, |v| {
+        symbol_agrees(v, &options.currency)?;
+        parse_decimal(v)
+    })?;
     let cost_cents = price.map(|p| (p * volume * 100.0).round() as u64);
     let distance_column = if row.get("miles").is_empty() {
         "kilometers"
@@ -1144,6 +1183,29 @@ mod tests {
         assert!(parse_date("31/12/2024").is_none());
         assert_eq!(parse_odometer("41,250"), Ok(Some(41250)));
         assert_eq!(parse_odometer("41250.6"), Ok(Some(41250)));
+    }
+
+    /// A currency symbol that says another currency than the import's refuses the amount (probe p44 M2:
+    /// "€45.99" was recorded as 45.99 USD).
+    #[test]
+    fn an_amount_whose_symbol_says_another_currency_is_refused() {
+        let text = "Date,Odometer,Description,Notes,Cost\n3/2/2024,1,Oil change,,€45.99\n4/2/2024,2,Oil change,,$12.00\n";
+        let (_, rows, errors) = read(text, &options()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            errors[0]
+                .message
+                .contains("written in € (EUR), and this import records USD"),
+            "{errors:?}"
+        );
+        let eur = ImportOptions {
+            currency: "EUR".into(),
+            ..options()
+        };
+        let (_, rows, errors) = read(text, &eur).unwrap();
+        assert_eq!((rows.len(), errors.len()), (1, 1), "{errors:?}");
+        assert_eq!(rows[0].event.cost_cents, Some(4599));
+        assert!(errors[0].message.contains("currency=USD"), "{errors:?}");
     }
 
     /// A row of another width than the header is refused, not recorded with what it lacks; a column
