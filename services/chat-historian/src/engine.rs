@@ -304,6 +304,31 @@ pub fn answer(
     a
 }
 
+/// The two periods a comparison asks about, as slots of their own (the first period is `s.range`, the
+/// second `other`); an unreadable second period is answered by saying so, with `example` to ask instead.
+fn two_periods(s: &Slots, other: &RangeSpec, example: &str) -> Result<[Slots; 2], Box<Answer>> {
+    if let RangeSpec::Unreadable { said } = other {
+        return Err(Box::new(text_answer(
+            format!(
+                "I could not read the time range “{}”. Ask, for example, {example}.",
+                isolated(said)
+            ),
+            Vec::new(),
+        )));
+    }
+    Ok([
+        Slots {
+            compare: None,
+            ..s.clone()
+        },
+        Slots {
+            range: Some(other.clone()),
+            compare: None,
+            ..s.clone()
+        },
+    ])
+}
+
 fn is_follow_up(intent: Intent) -> bool {
     matches!(
         intent,
@@ -1083,27 +1108,14 @@ impl Ctx<'_> {
     /// holds (selected as [`Self::count_done`] selects), which has more and by how many — or that they are
     /// equal, or that neither has any — citing the records of both.
     fn compared_counts(&self, s: &Slots, other: &RangeSpec) -> Answer {
-        if let RangeSpec::Unreadable { said } = other {
-            return text_answer(
-                format!(
-                    "I could not read the time range “{}”. Ask, for example, “Did I change the oil more often this \
-                     year than last year?”.",
-                    isolated(said)
-                ),
-                Vec::new(),
-            );
-        }
-        let periods = [
-            Slots {
-                compare: None,
-                ..s.clone()
-            },
-            Slots {
-                range: Some(other.clone()),
-                compare: None,
-                ..s.clone()
-            },
-        ];
+        let periods = match two_periods(
+            s,
+            other,
+            "“Did I change the oil more often this year than last year?”",
+        ) {
+            Ok(periods) => periods,
+            Err(unreadable) => return *unreadable,
+        };
         let found = [self.select(&periods[0]), self.select(&periods[1])];
         let labels = [
             self.range_label(&periods[0]).trim().to_string(),
@@ -1362,27 +1374,14 @@ impl Ctx<'_> {
     /// [`Self::total_cost`] selects (purchase excluded unless asked, records with a cost), which is larger and
     /// by how much — or that they are equal, or that one has no cost recorded — citing the records of both.
     fn compared_costs(&self, s: &Slots, other: &RangeSpec) -> Answer {
-        if let RangeSpec::Unreadable { said } = other {
-            return text_answer(
-                format!(
-                    "I could not read the time range “{}”. Ask, for example, “Did I spend more this year than last \
-                     year?” or “more on repairs in 2024 or 2023?”.",
-                    isolated(said)
-                ),
-                Vec::new(),
-            );
-        }
-        let periods = [
-            Slots {
-                compare: None,
-                ..s.clone()
-            },
-            Slots {
-                range: Some(other.clone()),
-                compare: None,
-                ..s.clone()
-            },
-        ];
+        let periods = match two_periods(
+            s,
+            other,
+            "“Did I spend more this year than last year?” or “more on repairs in 2024 or 2023?”",
+        ) {
+            Ok(periods) => periods,
+            Err(unreadable) => return *unreadable,
+        };
         let costed = |slots: &Slots| {
             let mut found = self.select(slots);
             if slots.kind.is_none() {
