@@ -1235,12 +1235,22 @@ impl Ctx<'_> {
     /// cost, so each of its tasks' totals counts all of it (docs/chat.md); nothing when none does.
     /// `one`: the answer gives one record's cost ("the last oil change"), not a sum or an average.
     fn shared_cost_note(&self, citations: &[Citation], task: &str, one: bool) -> String {
-        let cited: std::collections::HashSet<&str> =
-            citations.iter().map(|c| c.event_id.as_str()).collect();
         let mut shared = 0;
         let mut others = BTreeSet::new();
-        for (e, f) in self.k.events.iter().zip(&self.p.facts) {
-            if cited.contains(e.id.as_str()) && f.tasks.iter().any(|t| t == task) {
+        // The records are kept in (occurredAt, id) order: each cited one is found by a binary search, not by
+        // walking a 10,000-record history per answer.
+        let events = &self.k.events;
+        let cited = citations.iter().filter_map(|c| {
+            events
+                .binary_search_by(|e| {
+                    (e.occurred_at, e.id.as_str()).cmp(&(c.occurred_at, c.event_id.as_str()))
+                })
+                .ok()
+                .or_else(|| events.iter().position(|e| e.id == c.event_id))
+        });
+        for i in cited {
+            let f = &self.p.facts[i];
+            if f.tasks.iter().any(|t| t == task) {
                 let other: Vec<String> = (f.tasks.iter().filter(|t| *t != task))
                     .map(|t| task_noun(t))
                     .collect();
