@@ -18,7 +18,8 @@ use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
-    VehicleFact, Vocabulary, normalise, resolve_range, specification, task_noun, understand,
+    VehicleFact, Vocabulary, normalise, resolve_range, specification, system_of_part, task_noun,
+    understand, without_task_phrases,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -107,6 +108,8 @@ struct RecordFacts {
     details: Option<EventDetails>,
     tasks: Vec<String>,
     words: Vec<String>,
+    /// The words that name what the record is about, for a part asked ([`naming_text`]).
+    naming: Vec<String>,
 }
 
 impl Prepared {
@@ -188,6 +191,7 @@ impl Prepared {
                 tasks: e.maintenance_tasks(),
                 // A vendor's name is not read for a subject: "Whistler Towing" is no record about towing.
                 words: tokens(&searchable_text(e, false)),
+                naming: tokens(&naming_text(e)),
             })
             .collect();
         Prepared {
@@ -243,6 +247,57 @@ fn searchable_text(e: &VehicleEvent, vendor: bool) -> String {
         _ => {}
     }
     text
+}
+
+/// What a record names as the things it is about, for a part asked ("When were the rotors replaced?"): its
+/// title, parts, system and category, without the phrases of tasks ("tire rotation" is a task, not the tires;
+/// a battery test is not the battery). Its notes count only when it lists no parts and no tasks: a record that
+/// lists what was done is about that, and its notes say what was seen ("Pads at 3 mm; rotors scored.").
+fn naming_text(e: &VehicleEvent) -> String {
+    let mut text = e.title.clone();
+    let details = e.typed_details();
+    let listed = match &details {
+        Some(EventDetails::Maintenance(m)) => !m.tasks.is_empty(),
+        Some(EventDetails::Repair(r)) => !r.parts.is_empty(),
+        _ => false,
+    };
+    if let Some(n) = e.notes.as_ref().filter(|_| !listed) {
+        text.push(' ');
+        text.push_str(n);
+    }
+    match details {
+        Some(EventDetails::Repair(r)) => {
+            for p in r.parts {
+                text.push(' ');
+                text.push_str(&p);
+            }
+            if let Some(s) = r.system {
+                text.push(' ');
+                text.push_str(&s);
+            }
+        }
+        Some(EventDetails::Upgrade(u)) => {
+            if let Some(c) = u.category {
+                text.push(' ');
+                text.push_str(&c);
+            }
+        }
+        _ => {}
+    }
+    without_task_phrases(&text)
+}
+
+/// `text` with its first letter in lower case, to follow a clause ("The last work …" → "the last work …"),
+/// unless its first word is written in capitals ("USD", "EUR").
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => first
+            .to_lowercase()
+            .chain(text[first.len_utf8()..].chars())
+            .collect(),
+        _ => text.to_string(),
+    }
 }
 
 fn cite(e: &VehicleEvent) -> Citation {
@@ -806,7 +861,7 @@ impl Ctx<'_> {
                 return true;
             }
             let want = tokens(part);
-            return !want.is_empty() && want.iter().all(|w| f.words.contains(w));
+            return !want.is_empty() && want.iter().all(|w| f.naming.contains(w));
         }
         if let Some(system) = &slots.system {
             return matches!(&f.details, Some(EventDetails::Repair(r))
@@ -927,6 +982,9 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
+        if let Some(a) = self.part_by_its_system(u) {
+            return a;
+        }
         match u.intent {
             Intent::LastDone => self.last_done(s),
             Intent::CountDone => self.count_done(s),
@@ -956,6 +1014,48 @@ impl Ctx<'_> {
             | Intent::FollowUpAgo
             | Intent::Unclear => self.unclear(""),
         }
+    }
+
+    /// A common part that no record names ("When were the rotors replaced?" where the records name the front
+    /// brake pads): the same question asked of its system's recorded work, saying so — "No record names the
+    /// rotors; the last work on the brakes was …" — so the brake pads' record is never given as the rotors'.
+    /// `None` when a record names the part (whatever the range, vendor or bound asked: then the part's own
+    /// answer stands), when no repair record names its system, or for a question not about records.
+    fn part_by_its_system(&self, u: &Understanding) -> Option<Answer> {
+        let s = &u.slots;
+        if !matches!(
+            u.intent,
+            Intent::LastDone
+                | Intent::CountDone
+                | Intent::WhoDid
+                | Intent::TotalCost
+                | Intent::ListEvents
+        ) || s.task.is_some()
+            || s.system.is_some()
+        {
+            return None;
+        }
+        let part = s.part.as_deref()?;
+        let family = system_of_part(part)?;
+        let named = Slots {
+            part: Some(part.to_string()),
+            ..Slots::default()
+        };
+        if self.p.facts.iter().any(|f| self.about_subject(f, &named)) {
+            return None;
+        }
+        let system = (self.p.vocabulary.systems.iter()).find(|r| family.names(r))?;
+        let mut by_system = u.clone();
+        by_system.slots.part = None;
+        by_system.slots.subject = Some(system.clone());
+        by_system.slots.system = Some(system.clone());
+        let mut a = self.compute(&by_system);
+        a.text = format!(
+            "No record names the {}; {}",
+            isolated(part),
+            lower_first(&a.text)
+        );
+        Some(a)
     }
 
     /// "No {what} is recorded …" (`what` one of it, as [`Self::one_of`] names it; "Nothing" when empty).
