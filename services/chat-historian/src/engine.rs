@@ -1310,32 +1310,67 @@ impl Ctx<'_> {
 
     fn total_cost(&self, s: &Slots) -> Answer {
         let mut a = self.costs(s);
-        if let Some(task) = &s.task {
-            let one = s.pick.is_some_and(|p| p != Pick::Average) && a.citations.len() == 1;
-            a.text
-                .push_str(&self.shared_cost_note(&a.citations, task, one));
-        }
+        let one = s.pick.is_some_and(|p| p != Pick::Average) && a.citations.len() == 1;
+        a.text
+            .push_str(&self.shared_cost_note(&a.citations, s, one));
         a
     }
 
+    /// The other work a record about the slots' task or part holds beside it, as answers name it: its other
+    /// tasks, and for a part its other parts (those not holding the part's words: "front brake pads" beside
+    /// the rotors) and its tasks. `None` when the record is not about them, or they ask no task or part.
+    fn other_work(&self, f: &RecordFacts, s: &Slots) -> Option<Vec<String>> {
+        if let Some(task) = &s.task {
+            return f.tasks.iter().any(|t| t == task).then(|| {
+                (f.tasks.iter().filter(|t| *t != task))
+                    .map(|t| task_noun(t))
+                    .collect()
+            });
+        }
+        let part = s.part.as_deref()?;
+        let only_the_part = Slots {
+            part: Some(part.to_string()),
+            ..Slots::default()
+        };
+        if !self.about_subject(f, &only_the_part) {
+            return None;
+        }
+        let want = tokens(part);
+        let mut other: Vec<String> = match &f.details {
+            Some(EventDetails::Repair(r)) => (r.parts.iter())
+                .filter(|p| {
+                    !p.eq_ignore_ascii_case(part) && {
+                        let have = tokens(p);
+                        !want.iter().all(|w| have.contains(w))
+                    }
+                })
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        other.extend(f.tasks.iter().map(|t| task_noun(t)));
+        Some(other)
+    }
+
     /// " 1 of these records also includes other work (tire rotation): its whole cost is counted, as the
-    /// record does not split it." when a cited record about `task` also holds other tasks: a record has one
-    /// cost, so each of its tasks' totals counts all of it (docs/chat.md); nothing when none does.
+    /// record does not split it." when a cited record about the slots' task or part also holds other work (a
+    /// task, a part: [`Self::other_work`]): a record has one cost, so each of its tasks' and parts' totals
+    /// counts all of it (docs/chat.md); nothing when none does.
     /// `one`: the answer gives one record's cost ("the last oil change"), not a sum or an average.
-    fn shared_cost_note(&self, citations: &[Citation], task: &str, one: bool) -> String {
+    fn shared_cost_note(&self, citations: &[Citation], s: &Slots, one: bool) -> String {
         let cited: std::collections::HashSet<&str> =
             citations.iter().map(|c| c.event_id.as_str()).collect();
         let mut shared = 0;
         let mut others = BTreeSet::new();
         for (e, f) in self.k.events.iter().zip(&self.p.facts) {
-            if cited.contains(e.id.as_str()) && f.tasks.iter().any(|t| t == task) {
-                let other: Vec<String> = (f.tasks.iter().filter(|t| *t != task))
-                    .map(|t| task_noun(t))
-                    .collect();
-                if !other.is_empty() {
-                    shared += 1;
-                    others.extend(other);
-                }
+            if !cited.contains(e.id.as_str()) {
+                continue;
+            }
+            if let Some(other) = self.other_work(f, s)
+                && !other.is_empty()
+            {
+                shared += 1;
+                others.extend(other);
             }
         }
         let others = others.into_iter().collect::<Vec<_>>().join(", ");
@@ -2914,8 +2949,15 @@ impl Ctx<'_> {
         if priced > 1 {
             text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
+        // The cost of a record that holds other work beside what was asked is the whole record's: said so.
+        let citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
+        text.push_str(&self.shared_cost_note(
+            &citations,
+            &prev.understanding.slots,
+            cited.len() == 1,
+        ));
         text.push_str(&self.voided_note(prev));
-        text_answer(text, cited.iter().map(|e| cite(e)).collect())
+        text_answer(text, citations)
     }
 
     /// "how much?", "who bought it?", "what was the mileage?", "how long ago was that?" after "When did I sell

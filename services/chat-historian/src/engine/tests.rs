@@ -2301,7 +2301,8 @@ fn the_reading_a_distance_was_measured_to_is_not_what_the_next_follow_ups_are_ab
     );
     assert_eq!(
         a[5].text,
-        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD."
+        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD. That record also includes other work \
+         (front rotors): its whole cost is given, as the record does not split it."
     );
     // The stored turn says which reading was only the yardstick.
     assert_eq!(a[1].understanding.slots.measured_to.as_deref(), Some("e08"));
@@ -2401,7 +2402,8 @@ fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_
     let cost_again = answer("how much was it?", &p, Some(&previous(&before)), now());
     assert_eq!(
         cost_again.text,
-        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD."
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD. That record also includes \
+         other work (tire rotation): its whole cost is given, as the record does not split it."
     );
     // "and before that?" right after the void: before where the voided record stood, said so.
     let a = answer("and before that?", &p, Some(&previous(&first[0])), now());
@@ -2427,7 +2429,8 @@ fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_
         "1 of the 3 records the previous answer cited has since been voided (a voided record is not history), \
          so the previous question was asked again over the records in force. “Oil and filter change + tire \
          rotation” on 2024-06-01 cost 129.99 USD; “Oil change” on 2024-11-20 cost 164.99 USD. Together: 294.98 \
-         USD."
+         USD. 1 of these records also includes other work (tire rotation): its whole cost is counted, as the \
+         record does not split it."
     );
     assert_eq!(cited(&a), ["e02", "e03"]);
     // Nothing in force answers it any more: that is said, nothing cited.
@@ -3817,6 +3820,65 @@ fn a_cost_shared_with_other_work_in_one_record_is_said_to_be_counted_whole() {
     assert!(!last.text.contains("other work"), "{}", last.text);
     let repairs = ask(&k, "How much have I spent on repairs?");
     assert!(!repairs.text.contains("other work"), "{}", repairs.text);
+}
+
+/// The same rule for a part: a repair record listing several parts has one cost, counted whole under each
+/// part asked, and the answer names the other parts; and "how much did it cost?" after an answer about a task
+/// or part gives the record's whole cost, saying so, while a record of that work alone says nothing of it.
+#[test]
+fn a_parts_cost_and_a_follow_ups_cost_say_when_the_record_holds_other_work() {
+    let k = fixture();
+    let p = Prepared::new(k.clone());
+    let rotors = ask(&k, "How much did the rotors cost?");
+    assert_eq!(cited(&rotors), ["e04"]);
+    assert!(
+        rotors.text.ends_with(
+            "over 1 record. 1 of these records also includes other work (front brake pads): its whole cost is \
+             counted, as the record does not split it."
+        ),
+        "{}",
+        rotors.text
+    );
+    let rotation = answer("When was the last tire rotation?", &p, None, now());
+    assert_eq!(cited(&rotation), ["e02"]);
+    let cost = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&rotation)),
+        now(),
+    );
+    assert_eq!(
+        cost.text,
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD. That record also includes \
+         other work (oil change): its whole cost is given, as the record does not split it."
+    );
+    let count = answer("How many times has the oil been changed?", &p, None, now());
+    let costs = answer(
+        "how much did they cost?",
+        &p,
+        Some(&previous(&count)),
+        now(),
+    );
+    assert_eq!(cited(&costs), ["e02", "e03", "e07"]);
+    assert!(
+        costs.text.ends_with(
+            "Together: 424.97 USD. 1 of these records also includes other work (tire rotation): its whole cost \
+             is counted, as the record does not split it."
+        ),
+        "{}",
+        costs.text
+    );
+    let last = answer("When was the oil last changed?", &p, None, now());
+    let alone = answer("how much?", &p, Some(&previous(&last)), now());
+    assert_eq!(alone.text, "“Oil change” on 2025-08-30 cost 129.99 USD.");
+    let collision = answer("Has it been in an accident?", &p, None, now());
+    let repair = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&collision)),
+        now(),
+    );
+    assert!(!repair.text.contains("other work"), "{}", repair.text);
 }
 
 /// Common parts the records may never name (calipers, radiator, water pump, clutch, shocks…) are still
