@@ -28,8 +28,12 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// Recorded with every turn it answers (`engineVersion`): raised when the same records and question may get
 /// another answer, so an audit can tell which rules gave one. 1.1.0 (stop 44): comparisons of two periods,
 /// month names, units and currencies asked, the registration's facts, follow-ups after a void, a shared
-/// record's cost said to be counted whole, common parts no record names.
-pub const ENGINE_VERSION: &str = "1.1.0";
+/// record's cost said to be counted whole, common parts no record names. 1.2.0: a part asked is answered from
+/// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
+/// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
+/// other work. Only the label changes for stored turns: each keeps the version that answered it, and a
+/// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
+pub const ENGINE_VERSION: &str = "1.2.0";
 
 /// A record an answer used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
