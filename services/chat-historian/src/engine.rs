@@ -18,7 +18,8 @@ use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
-    VehicleFact, Vocabulary, normalise, resolve_range, specification, task_noun, understand,
+    VehicleFact, Vocabulary, normalise, resolve_range, specification, system_of_part, task_noun,
+    understand, without_task_phrases,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -27,8 +28,12 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// Recorded with every turn it answers (`engineVersion`): raised when the same records and question may get
 /// another answer, so an audit can tell which rules gave one. 1.1.0 (stop 44): comparisons of two periods,
 /// month names, units and currencies asked, the registration's facts, follow-ups after a void, a shared
-/// record's cost said to be counted whole, common parts no record names.
-pub const ENGINE_VERSION: &str = "1.1.0";
+/// record's cost said to be counted whole, common parts no record names. 1.2.0: a part asked is answered from
+/// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
+/// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
+/// other work. Only the label changes for stored turns: each keeps the version that answered it, and a
+/// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
+pub const ENGINE_VERSION: &str = "1.2.0";
 
 /// A record an answer used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -107,6 +112,8 @@ struct RecordFacts {
     details: Option<EventDetails>,
     tasks: Vec<String>,
     words: Vec<String>,
+    /// The words that name what the record is about, for a part asked ([`naming_text`]).
+    naming: Vec<String>,
 }
 
 impl Prepared {
@@ -188,6 +195,7 @@ impl Prepared {
                 tasks: e.maintenance_tasks(),
                 // A vendor's name is not read for a subject: "Whistler Towing" is no record about towing.
                 words: tokens(&searchable_text(e, false)),
+                naming: tokens(&naming_text(e)),
             })
             .collect();
         Prepared {
@@ -243,6 +251,57 @@ fn searchable_text(e: &VehicleEvent, vendor: bool) -> String {
         _ => {}
     }
     text
+}
+
+/// What a record names as the things it is about, for a part asked ("When were the rotors replaced?"): its
+/// title, parts, system and category, without the phrases of tasks ("tire rotation" is a task, not the tires;
+/// a battery test is not the battery). Its notes count only when it lists no parts and no tasks: a record that
+/// lists what was done is about that, and its notes say what was seen ("Pads at 3 mm; rotors scored.").
+fn naming_text(e: &VehicleEvent) -> String {
+    let mut text = e.title.clone();
+    let details = e.typed_details();
+    let listed = match &details {
+        Some(EventDetails::Maintenance(m)) => !m.tasks.is_empty(),
+        Some(EventDetails::Repair(r)) => !r.parts.is_empty(),
+        _ => false,
+    };
+    if let Some(n) = e.notes.as_ref().filter(|_| !listed) {
+        text.push(' ');
+        text.push_str(n);
+    }
+    match details {
+        Some(EventDetails::Repair(r)) => {
+            for p in r.parts {
+                text.push(' ');
+                text.push_str(&p);
+            }
+            if let Some(s) = r.system {
+                text.push(' ');
+                text.push_str(&s);
+            }
+        }
+        Some(EventDetails::Upgrade(u)) => {
+            if let Some(c) = u.category {
+                text.push(' ');
+                text.push_str(&c);
+            }
+        }
+        _ => {}
+    }
+    without_task_phrases(&text)
+}
+
+/// `text` with its first letter in lower case, to follow a clause ("The last work …" → "the last work …"),
+/// unless its first word is written in capitals ("USD", "EUR").
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => first
+            .to_lowercase()
+            .chain(text[first.len_utf8()..].chars())
+            .collect(),
+        _ => text.to_string(),
+    }
 }
 
 fn cite(e: &VehicleEvent) -> Citation {
@@ -831,7 +890,7 @@ impl Ctx<'_> {
                 return true;
             }
             let want = tokens(part);
-            return !want.is_empty() && want.iter().all(|w| f.words.contains(w));
+            return !want.is_empty() && want.iter().all(|w| f.naming.contains(w));
         }
         if let Some(system) = &slots.system {
             return matches!(&f.details, Some(EventDetails::Repair(r))
@@ -952,6 +1011,9 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
+        if let Some(a) = self.part_by_its_system(u) {
+            return a;
+        }
         match u.intent {
             Intent::LastDone => self.last_done(s),
             Intent::CountDone => self.count_done(s),
@@ -981,6 +1043,48 @@ impl Ctx<'_> {
             | Intent::FollowUpAgo
             | Intent::Unclear => self.unclear(""),
         }
+    }
+
+    /// A common part that no record names ("When were the rotors replaced?" where the records name the front
+    /// brake pads): the same question asked of its system's recorded work, saying so — "No record names the
+    /// rotors; the last work on the brakes was …" — so the brake pads' record is never given as the rotors'.
+    /// `None` when a record names the part (whatever the range, vendor or bound asked: then the part's own
+    /// answer stands), when no repair record names its system, or for a question not about records.
+    fn part_by_its_system(&self, u: &Understanding) -> Option<Answer> {
+        let s = &u.slots;
+        if !matches!(
+            u.intent,
+            Intent::LastDone
+                | Intent::CountDone
+                | Intent::WhoDid
+                | Intent::TotalCost
+                | Intent::ListEvents
+        ) || s.task.is_some()
+            || s.system.is_some()
+        {
+            return None;
+        }
+        let part = s.part.as_deref()?;
+        let family = system_of_part(part)?;
+        let named = Slots {
+            part: Some(part.to_string()),
+            ..Slots::default()
+        };
+        if self.p.facts.iter().any(|f| self.about_subject(f, &named)) {
+            return None;
+        }
+        let system = (self.p.vocabulary.systems.iter()).find(|r| family.names(r))?;
+        let mut by_system = u.clone();
+        by_system.slots.part = None;
+        by_system.slots.subject = Some(system.clone());
+        by_system.slots.system = Some(system.clone());
+        let mut a = self.compute(&by_system);
+        a.text = format!(
+            "No record names the {}; {}",
+            isolated(part),
+            lower_first(&a.text)
+        );
+        Some(a)
     }
 
     /// "No {what} is recorded …" (`what` one of it, as [`Self::one_of`] names it; "Nothing" when empty).
@@ -1222,19 +1326,54 @@ impl Ctx<'_> {
 
     fn total_cost(&self, s: &Slots) -> Answer {
         let mut a = self.costs(s);
-        if let Some(task) = &s.task {
-            let one = s.pick.is_some_and(|p| p != Pick::Average) && a.citations.len() == 1;
-            a.text
-                .push_str(&self.shared_cost_note(&a.citations, task, one));
-        }
+        let one = s.pick.is_some_and(|p| p != Pick::Average) && a.citations.len() == 1;
+        a.text
+            .push_str(&self.shared_cost_note(&a.citations, s, one));
         a
     }
 
+    /// The other work a record about the slots' task or part holds beside it, as answers name it: its other
+    /// tasks, and for a part its other parts (those not holding the part's words: "front brake pads" beside
+    /// the rotors) and its tasks. `None` when the record is not about them, or they ask no task or part.
+    fn other_work(&self, f: &RecordFacts, s: &Slots) -> Option<Vec<String>> {
+        if let Some(task) = &s.task {
+            return f.tasks.iter().any(|t| t == task).then(|| {
+                (f.tasks.iter().filter(|t| *t != task))
+                    .map(|t| task_noun(t))
+                    .collect()
+            });
+        }
+        let part = s.part.as_deref()?;
+        let only_the_part = Slots {
+            part: Some(part.to_string()),
+            ..Slots::default()
+        };
+        if !self.about_subject(f, &only_the_part) {
+            return None;
+        }
+        let want = tokens(part);
+        let mut other: Vec<String> = match &f.details {
+            Some(EventDetails::Repair(r)) => (r.parts.iter())
+                .filter(|p| {
+                    !p.eq_ignore_ascii_case(part) && {
+                        let have = tokens(p);
+                        !want.iter().all(|w| have.contains(w))
+                    }
+                })
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        other.extend(f.tasks.iter().map(|t| task_noun(t)));
+        Some(other)
+    }
+
     /// " 1 of these records also includes other work (tire rotation): its whole cost is counted, as the
-    /// record does not split it." when a cited record about `task` also holds other tasks: a record has one
-    /// cost, so each of its tasks' totals counts all of it (docs/chat.md); nothing when none does.
+    /// record does not split it." when a cited record about the slots' task or part also holds other work (a
+    /// task, a part: [`Self::other_work`]): a record has one cost, so each of its tasks' and parts' totals
+    /// counts all of it (docs/chat.md); nothing when none does.
     /// `one`: the answer gives one record's cost ("the last oil change"), not a sum or an average.
-    fn shared_cost_note(&self, citations: &[Citation], task: &str, one: bool) -> String {
+    fn shared_cost_note(&self, citations: &[Citation], s: &Slots, one: bool) -> String {
         let mut shared = 0;
         let mut others = BTreeSet::new();
         // The records are kept in (occurredAt, id) order: each cited one is found by a binary search, not by
@@ -1249,15 +1388,11 @@ impl Ctx<'_> {
                 .or_else(|| events.iter().position(|e| e.id == c.event_id))
         });
         for i in cited {
-            let f = &self.p.facts[i];
-            if f.tasks.iter().any(|t| t == task) {
-                let other: Vec<String> = (f.tasks.iter().filter(|t| *t != task))
-                    .map(|t| task_noun(t))
-                    .collect();
-                if !other.is_empty() {
-                    shared += 1;
-                    others.extend(other);
-                }
+            if let Some(other) = self.other_work(&self.p.facts[i], s)
+                && !other.is_empty()
+            {
+                shared += 1;
+                others.extend(other);
             }
         }
         let others = others.into_iter().collect::<Vec<_>>().join(", ");
@@ -2823,8 +2958,15 @@ impl Ctx<'_> {
         if priced > 1 {
             text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
+        // The cost of a record that holds other work beside what was asked is the whole record's: said so.
+        let citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
+        text.push_str(&self.shared_cost_note(
+            &citations,
+            &prev.understanding.slots,
+            cited.len() == 1,
+        ));
         text.push_str(&self.voided_note(prev));
-        text_answer(text, cited.iter().map(|e| cite(e)).collect())
+        text_answer(text, citations)
     }
 
     /// "how much?", "who bought it?", "what was the mileage?", "how long ago was that?" after "When did I sell

@@ -2097,6 +2097,18 @@ fn recorded_name(q: &str, names: &[String]) -> Option<String> {
 /// without a position ("brake pads" for "front brake pads") — as recorded when one part holds them, as asked
 /// when several do ("front brake pads", "rear brake pads"), so that every record of them is selected.
 fn part_asked(q: &str, parts: &[String]) -> Option<String> {
+    // A part whose name is another task's phrase than the question's is that other thing: "air filter" is
+    // not the recorded "cabin air filter", nor "cabin air filter" the recorded "air filter".
+    let asked_task = task_of(q).map(|t| t.code);
+    let parts: Vec<String> = parts
+        .iter()
+        .filter(|p| {
+            let named = task_of(&normalise(p)).map(|t| t.code);
+            named.is_none() || asked_task.is_none() || named == asked_task
+        })
+        .cloned()
+        .collect();
+    let parts = parts.as_slice();
     if let Some(full) = parts
         .iter()
         .filter(|p| {
@@ -2138,6 +2150,109 @@ fn task_of(q: &str) -> Option<&'static TaskPhrase> {
         }
     }
     best.map(|(t, _)| t)
+}
+
+/// `text` [`normalise`]d with every task phrase taken out (longest first): the words left name what a record
+/// says beside its tasks. "Oil change + tire rotation" names no tires: the tire rotation is a task of its own.
+pub fn without_task_phrases(text: &str) -> String {
+    let mut phrases: Vec<&str> = TASKS
+        .iter()
+        .flat_map(|t| t.phrases.iter().copied())
+        .collect();
+    phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut n = normalise(text);
+    for p in phrases {
+        let padded = format!(" {p} ");
+        while n.contains(&padded) {
+            n = n.replace(&padded, "  ");
+        }
+    }
+    format!(" {} ", n.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The system a common part belongs to, as a repair record's `system` may name it.
+pub struct PartSystem {
+    /// How an answer names the system's work: "the brakes".
+    pub noun: &'static str,
+    /// Words a recorded system name holds when it is this system ("brakes", "braking system").
+    pub system_words: &'static [&'static str],
+    /// Words of the parts that belong to it.
+    part_words: &'static [&'static str],
+}
+
+const PART_SYSTEMS: &[PartSystem] = &[
+    PartSystem {
+        noun: "brakes",
+        system_words: &["brake", "brakes", "braking"],
+        part_words: &[
+            "brake", "brakes", "rotor", "rotors", "caliper", "calipers", "pad", "pads", "drum",
+            "drums",
+        ],
+    },
+    PartSystem {
+        noun: "electrical system",
+        system_words: &["electrical", "electric", "electronics"],
+        part_words: &[
+            "battery",
+            "alternator",
+            "starter",
+            "headlight",
+            "headlights",
+        ],
+    },
+    PartSystem {
+        noun: "cooling system",
+        system_words: &["cooling"],
+        part_words: &["radiator", "thermostat", "water pump"],
+    },
+    PartSystem {
+        noun: "exhaust",
+        system_words: &["exhaust", "emissions"],
+        part_words: &["exhaust", "muffler", "catalytic converter", "oxygen sensor"],
+    },
+    PartSystem {
+        noun: "suspension",
+        system_words: &["suspension", "steering"],
+        part_words: &[
+            "suspension",
+            "strut",
+            "struts",
+            "shock",
+            "shocks",
+            "wheel bearing",
+        ],
+    },
+    PartSystem {
+        noun: "fuel system",
+        system_words: &["fuel"],
+        part_words: &["fuel pump"],
+    },
+    PartSystem {
+        noun: "transmission",
+        system_words: &["transmission", "drivetrain"],
+        part_words: &["transmission", "clutch"],
+    },
+    PartSystem {
+        noun: "tires",
+        system_words: &["tire", "tires", "wheels"],
+        part_words: &["tire", "tires"],
+    },
+];
+
+/// The system of a part asked ("rotors": the brakes), for an answer when no record names the part itself.
+pub fn system_of_part(part: &str) -> Option<&'static PartSystem> {
+    let n = normalise(part);
+    PART_SYSTEMS
+        .iter()
+        .find(|s| s.part_words.iter().any(|w| has(&n, w)))
+}
+
+impl PartSystem {
+    /// Whether a recorded system name is this system ("Brakes", "braking system").
+    pub fn names(&self, recorded: &str) -> bool {
+        let n = normalise(recorded);
+        self.system_words.iter().any(|w| has(&n, w))
+    }
 }
 
 /// Systems and parts asked about generically when the records name none ("brakes", "battery").

@@ -18,8 +18,9 @@ use crate::knowledge::VehicleKnowledge;
 
 /// Version of the prompt and the grounding check, recorded with every answer the LLM gave.
 /// 1.1.0 (stop 44): a reply leaving out a caveat of the computed answer (a conversion made or not made, a
-/// voided record, a currency not recorded, a shared record's whole cost) is refused.
-pub const LLM_ENGINE_VERSION: &str = "1.1.0";
+/// voided record, a currency not recorded, a shared record's whole cost) is refused. 1.2.0: "no conversion"
+/// is kept only when said as not made, and "No record names the rotors; …" is a caveat too.
+pub const LLM_ENGINE_VERSION: &str = "1.2.0";
 /// How long the provider may take before the deterministic answer is used.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -91,10 +92,37 @@ const CAVEATS: &[(&str, &[&str], &str)] = &[
         &["convert"],
         "that its distances are converted",
     ),
+    // Said as not made: "converted to EUR" would say the opposite of the computed answer.
     (
         "no conversion to",
-        &["convert"],
+        &[
+            "no conversion",
+            "not converted",
+            "n't converted",
+            "not convert",
+            "without conversion",
+            "without converting",
+            "unconverted",
+            "no exchange",
+        ],
         "that no currency conversion is made",
+    ),
+    // A system's work given for a part no record names ("No record names the rotors; the last work on the
+    // brakes was …"): without it, the brakes' record reads as the rotors'.
+    (
+        "No record names the",
+        &[
+            "no record",
+            "not named",
+            "none of the records",
+            "not name",
+            "n't name",
+            "not mention",
+            "n't mention",
+            "no mention",
+            "not recorded",
+        ],
+        "that no record names the part asked",
     ),
     (
         "has since been voided",
@@ -109,12 +137,12 @@ const CAVEATS: &[(&str, &[&str], &str)] = &[
     (
         "does not split it",
         &["whole cost", "not split", "other work"],
-        "that a record's whole cost counts under each of its tasks",
+        "that a record's whole cost counts under each of its tasks or parts",
     ),
     (
         "do not split it",
         &["whole cost", "not split", "other work"],
-        "that a record's whole cost counts under each of its tasks",
+        "that a record's whole cost counts under each of its tasks or parts",
     ),
 ];
 
@@ -873,6 +901,34 @@ mod tests {
         );
         assert_eq!(
             dropped_caveat(unconverted, "424.97 USD, not converted to EUR."),
+            None
+        );
+        // Saying a conversion was made is the opposite of the caveat, not a rewording of it.
+        assert_eq!(
+            dropped_caveat(unconverted, "You spent 424.97 EUR (converted to EUR)."),
+            Some("that no currency conversion is made")
+        );
+        assert_eq!(
+            dropped_caveat(
+                unconverted,
+                "424.97 USD; there is no exchange rate, so it isn't converted."
+            ),
+            None
+        );
+        let by_system = "No record names the rotors; the last work on the brakes was on 2025-01-15 (“Front \
+                         brake pads”, 300.00 USD).";
+        assert_eq!(
+            dropped_caveat(
+                by_system,
+                "The rotors were replaced on 2025-01-15 for 300.00 USD."
+            ),
+            Some("that no record names the part asked")
+        );
+        assert_eq!(
+            dropped_caveat(
+                by_system,
+                "No record mentions the rotors; the latest brake work was on 2025-01-15."
+            ),
             None
         );
         let voided = "The record the previous answer cited has since been voided (a voided record is not \

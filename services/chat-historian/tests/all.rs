@@ -2,6 +2,7 @@
 //! instead of one per file: fewer links and fewer copies of the same generic code (docs/building.md,
 //! "A fresh machine").
 
+mod engine_versions;
 mod llm;
 mod schedule_versions;
 mod store_conformance;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use vwc_chat_historian::historian::Ask;
-use vwc_chat_historian::store::KnowledgeChange;
+use vwc_chat_historian::store::{KnowledgeChange, Revision};
 use vwc_chat_historian::{
     ApiKey, ChatStore, ChatTurn, Historian, LlmProvider, LlmSettings, SqliteChatStore,
 };
@@ -129,6 +129,7 @@ fn record(
 
 struct Fixture {
     historian: Historian,
+    store: Arc<SqliteChatStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -183,8 +184,10 @@ async fn fixture(llm: Option<LlmSettings>) -> Fixture {
             .unwrap();
     }
     let provider = llm.map(|s| Arc::new(LlmProvider::new(s).unwrap()));
+    let store = Arc::new(store);
     Fixture {
-        historian: Historian::new(Arc::new(store)).with_llm(provider),
+        historian: Historian::new(store.clone()).with_llm(provider),
+        store,
         _dir: dir,
     }
 }
@@ -199,6 +202,11 @@ fn settings(base_url: &str, timeout: Duration) -> LlmSettings {
 }
 
 async fn ask(f: &Fixture, question: &str) -> ChatTurn {
+    ask_in(f, question, None).await
+}
+
+/// Asks `question` in the conversation `conversation_id` (a follow-up), or in a new one.
+async fn ask_in(f: &Fixture, question: &str, conversation_id: Option<&str>) -> ChatTurn {
     f.historian
         .ask(
             Ask {
@@ -206,7 +214,7 @@ async fn ask(f: &Fixture, question: &str) -> ChatTurn {
                 vehicle_id: "veh_1".into(),
                 asked_by: "user_1".into(),
                 question: question.into(),
-                conversation_id: None,
+                conversation_id: conversation_id.map(Into::into),
             },
             at(2026, 5, 10),
         )
@@ -272,7 +280,7 @@ async fn a_grounded_answer_is_used_with_its_citations() {
     )
     .await;
     assert_eq!(turn.engine, format!("llm:{MODEL}"));
-    assert_eq!(turn.engine_version, "1.1.0");
+    assert_eq!(turn.engine_version, "1.2.0");
     assert_eq!(turn.fallback_reason, None);
     assert_eq!(
         turn.answer,
@@ -384,6 +392,95 @@ async fn a_reply_leaving_out_a_conversion_falls_back() {
             );
         }
     }
+}
+
+/// The other notes that change what the computed answer's figures mean survive a rewording, or the computed
+/// answer is given: that no currency conversion is made (a reply saying its amounts were converted says the
+/// opposite), that no record names the part asked (the brakes' work given for the rotors), that a record the
+/// previous answer cited has since been voided. Each with a reply that keeps the note, which is used.
+#[tokio::test]
+async fn a_reply_leaving_out_a_note_that_changes_the_figures_meaning_falls_back() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let currency = "How much in EUR have I spent on oil changes?";
+    let rotors = "When were the rotors replaced?";
+    for (question, reply, dropped) in [
+        (
+            currency,
+            "You spent 219.98 EUR on oil changes (the whole cost of a visit that also rotated the tires), \
+             converted to EUR [evt_oil_1] [evt_oil_2].",
+            Some("leaves out that no currency conversion is made"),
+        ),
+        (
+            currency,
+            "You spent 219.98 USD on oil changes (the whole cost of a visit that also rotated the tires); it \
+             is recorded in USD and not converted to EUR [evt_oil_1] \
+             [evt_oil_2].",
+            None,
+        ),
+        (
+            rotors,
+            "The rotors were last replaced on 2025-02-14 by Precision Brakes [evt_brakes].",
+            Some("leaves out that no record names the part asked"),
+        ),
+        (
+            rotors,
+            "No record names the rotors; the latest brake work was on 2025-02-14 by Precision Brakes \
+             [evt_brakes].",
+            None,
+        ),
+    ] {
+        let expected = ask(&fixture(None).await, question).await;
+        let (url, _stand_in) = stand_in(Reply::Content(reply.into())).await;
+        let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+        let turn = ask(&f, question).await;
+        match dropped {
+            Some(reason) => assert_fell_back(&turn, &expected, reason),
+            None => assert_eq!(
+                turn.engine,
+                format!("llm:{MODEL}"),
+                "{reply}: {:?}",
+                turn.fallback_reason
+            ),
+        }
+    }
+    // The oil change the first answer cited is voided; "how much was it?" is asked again over the records in
+    // force and says so — a reply giving the earlier one's cost without saying it is refused.
+    let (url, _stand_in) = stand_in(Reply::Content(
+        "The oil change cost 89.99 USD [evt_oil_1].".into(),
+    ))
+    .await;
+    let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+    let first = ask(&f, "When was the oil last changed?").await;
+    assert_eq!(first.citations[0].event_id, "evt_oil_2");
+    let voided = record(
+        "evt_oil_2",
+        EventKind::Maintenance,
+        at(2025, 7, 2),
+        41_250,
+        12_999,
+        "Oil and filter change + tire rotation",
+        "Main St Auto",
+        json!({"tasks": ["oil_change", "tire_rotation"]}),
+    );
+    f.store
+        .apply_change(
+            "env_void",
+            KnowledgeChange::Revision(Revision::voided(voided, 2)),
+        )
+        .await
+        .unwrap();
+    let cost = ask_in(&f, "how much was it?", Some(&first.conversation_id)).await;
+    assert_eq!(cost.engine, "deterministic");
+    assert!(
+        cost.answer.contains("has since been voided") && cost.answer.contains("89.99 USD"),
+        "{}",
+        cost.answer
+    );
+    let why = cost.fallback_reason.as_deref().expect("a fallback reason");
+    assert!(
+        why.contains("leaves out that a record it cited has since been voided"),
+        "{why}"
+    );
 }
 
 #[tokio::test]

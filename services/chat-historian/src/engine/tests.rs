@@ -2301,7 +2301,8 @@ fn the_reading_a_distance_was_measured_to_is_not_what_the_next_follow_ups_are_ab
     );
     assert_eq!(
         a[5].text,
-        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD."
+        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD. That record also includes other work \
+         (front rotors): its whole cost is given, as the record does not split it."
     );
     // The stored turn says which reading was only the yardstick.
     assert_eq!(a[1].understanding.slots.measured_to.as_deref(), Some("e08"));
@@ -2401,7 +2402,8 @@ fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_
     let cost_again = answer("how much was it?", &p, Some(&previous(&before)), now());
     assert_eq!(
         cost_again.text,
-        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD."
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD. That record also includes \
+         other work (tire rotation): its whole cost is given, as the record does not split it."
     );
     // "and before that?" right after the void: before where the voided record stood, said so.
     let a = answer("and before that?", &p, Some(&previous(&first[0])), now());
@@ -2427,7 +2429,8 @@ fn a_follow_up_after_a_cited_record_was_voided_asks_the_previous_question_again_
         "1 of the 3 records the previous answer cited has since been voided (a voided record is not history), \
          so the previous question was asked again over the records in force. “Oil and filter change + tire \
          rotation” on 2024-06-01 cost 129.99 USD; “Oil change” on 2024-11-20 cost 164.99 USD. Together: 294.98 \
-         USD."
+         USD. 1 of these records also includes other work (tire rotation): its whole cost is counted, as the \
+         record does not split it."
     );
     assert_eq!(cited(&a), ["e02", "e03"]);
     // Nothing in force answers it any more: that is said, nothing cited.
@@ -3819,13 +3822,82 @@ fn a_cost_shared_with_other_work_in_one_record_is_said_to_be_counted_whole() {
     assert!(!repairs.text.contains("other work"), "{}", repairs.text);
 }
 
+/// The same rule for a part: a repair record listing several parts has one cost, counted whole under each
+/// part asked, and the answer names the other parts; and "how much did it cost?" after an answer about a task
+/// or part gives the record's whole cost, saying so, while a record of that work alone says nothing of it.
+#[test]
+fn a_parts_cost_and_a_follow_ups_cost_say_when_the_record_holds_other_work() {
+    let k = fixture();
+    let p = Prepared::new(k.clone());
+    let rotors = ask(&k, "How much did the rotors cost?");
+    assert_eq!(cited(&rotors), ["e04"]);
+    assert!(
+        rotors.text.ends_with(
+            "over 1 record. 1 of these records also includes other work (front brake pads): its whole cost is \
+             counted, as the record does not split it."
+        ),
+        "{}",
+        rotors.text
+    );
+    let rotation = answer("When was the last tire rotation?", &p, None, now());
+    assert_eq!(cited(&rotation), ["e02"]);
+    let cost = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&rotation)),
+        now(),
+    );
+    assert_eq!(
+        cost.text,
+        "“Oil and filter change + tire rotation” on 2024-06-01 cost 129.99 USD. That record also includes \
+         other work (oil change): its whole cost is given, as the record does not split it."
+    );
+    let count = answer("How many times has the oil been changed?", &p, None, now());
+    let costs = answer(
+        "how much did they cost?",
+        &p,
+        Some(&previous(&count)),
+        now(),
+    );
+    assert_eq!(cited(&costs), ["e02", "e03", "e07"]);
+    assert!(
+        costs.text.ends_with(
+            "Together: 424.97 USD. 1 of these records also includes other work (tire rotation): its whole cost \
+             is counted, as the record does not split it."
+        ),
+        "{}",
+        costs.text
+    );
+    let last = answer("When was the oil last changed?", &p, None, now());
+    let alone = answer("how much?", &p, Some(&previous(&last)), now());
+    assert_eq!(alone.text, "“Oil change” on 2025-08-30 cost 129.99 USD.");
+    let collision = answer("Has it been in an accident?", &p, None, now());
+    let repair = answer(
+        "how much did it cost?",
+        &p,
+        Some(&previous(&collision)),
+        now(),
+    );
+    assert!(!repair.text.contains("other work"), "{}", repair.text);
+}
+
 /// Common parts the records may never name (calipers, radiator, water pump, clutch, shocks…) are still
-/// understood as a subject: the answer says no work on them is recorded, instead of not understanding.
+/// understood as a subject: the answer says no work on them is recorded, instead of not understanding (or,
+/// where their system's work is recorded, says no record names them and gives that work).
 #[test]
 fn common_parts_no_record_names_are_said_to_have_no_work_recorded() {
     let k = fixture();
+    let calipers = ask(&k, "When were the calipers replaced?");
+    assert_eq!(calipers.understanding.intent, Intent::LastDone);
+    assert_eq!(cited(&calipers), ["e04"]);
+    assert!(
+        calipers.text.starts_with(
+            "No record names the calipers; the last work on the brakes was on 2025-01-15"
+        ),
+        "{}",
+        calipers.text
+    );
     for (q, part) in [
-        ("When were the calipers replaced?", "calipers"),
         ("When was the radiator replaced?", "radiator"),
         ("When was the water pump done?", "water pump"),
         ("Has the clutch been replaced?", "clutch"),
@@ -3840,8 +3912,149 @@ fn common_parts_no_record_names_are_said_to_have_no_work_recorded() {
             "{q}"
         );
     }
-    let cost = ask(&k, "How much did the calipers cost?");
-    assert_eq!(cost.text, "No cost is recorded for calipers.");
+    let cost = ask(&k, "How much did the water pump cost?");
+    assert_eq!(cost.text, "No cost is recorded for water pump.");
+}
+
+/// Brake pads, rotors, calipers and brake fluid; tires and their rotation; the battery and a battery test; the
+/// engine and the cabin air filter: a part asked is answered from the records that name it — by their parts,
+/// title or system, not by a task's phrase ("tire rotation") nor by notes on what was seen ("rotors scored")
+/// — or, when no record names it at all, from its system's recorded work, saying that no record names it.
+#[test]
+fn a_part_asked_is_answered_from_the_records_naming_it_never_from_a_neighbours() {
+    use serde_json::json;
+    let mut pads = record(
+        "p1",
+        EventKind::Repair,
+        at(2025, 1, 15),
+        Some(30_000),
+        "Front brake pads",
+        json!({"system": "brakes", "parts": ["front brake pads"]}),
+    );
+    pads.notes = Some("Rotors scored; resurfacing advised.".into());
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "b1",
+            EventKind::Repair,
+            at(2024, 3, 1),
+            Some(20_000),
+            "12V battery replaced",
+            json!({"system": "electrical", "parts": ["12V battery"]}),
+        ),
+        record(
+            "c1",
+            EventKind::Repair,
+            at(2024, 4, 1),
+            Some(6_000),
+            "Cabin filter",
+            json!({"parts": ["cabin air filter"]}),
+        ),
+        pads,
+        record(
+            "m1",
+            EventKind::Maintenance,
+            at(2025, 2, 1),
+            Some(9_000),
+            "Oil change + tire rotation",
+            json!({"tasks": ["oil_change", "tire_rotation", "battery_check"]}),
+        ),
+        record(
+            "m2",
+            EventKind::Maintenance,
+            at(2025, 3, 1),
+            Some(12_000),
+            "Brake fluid flush",
+            json!({"tasks": ["brake_fluid"]}),
+        ),
+    ];
+    let rotors = ask(&k, "When were the rotors replaced?");
+    assert_eq!(cited(&rotors), ["p1"]);
+    assert_eq!(
+        rotors.text,
+        "No record names the rotors; the last work on the brakes was on 2025-01-15 (“Front brake pads”, \
+         300.00 USD)."
+    );
+    let cost = ask(&k, "How much did the rotors cost?");
+    assert_eq!(cost.understanding.intent, Intent::TotalCost);
+    assert_eq!(cited(&cost), ["p1"]);
+    assert!(
+        cost.text
+            .starts_with("No record names the rotors; you spent 300.00 USD on brakes"),
+        "{}",
+        cost.text
+    );
+    let calipers = ask(&k, "When were the calipers replaced?");
+    assert_eq!(cited(&calipers), ["p1"]);
+    assert!(calipers.text.starts_with("No record names the calipers; "));
+    let pads = ask(&k, "When were the brake pads replaced?");
+    assert_eq!(cited(&pads), ["p1"]);
+    assert!(
+        pads.text
+            .starts_with("The last work on the front brake pads")
+    );
+    assert_eq!(cited(&ask(&k, "When was the brake fluid changed?")), ["m2"]);
+    // The tire rotation is a task of its own: no record names the tires, and no tire system is recorded.
+    let tires = ask(&k, "When were the tires replaced?");
+    assert_eq!(
+        tires.text,
+        "No work on the tires is recorded for this vehicle."
+    );
+    assert!(tires.citations.is_empty());
+    let tire_cost = ask(&k, "How much did the tires cost?");
+    assert!(tire_cost.citations.is_empty(), "{}", tire_cost.text);
+    assert_eq!(cited(&ask(&k, "When were the tires rotated?")), ["m1"]);
+    // A battery test is not the battery.
+    assert_eq!(cited(&ask(&k, "When was the battery replaced?")), ["b1"]);
+    // The cabin air filter is not the (engine) air filter.
+    let air = ask(&k, "When was the air filter replaced?");
+    assert!(air.citations.is_empty(), "{}", air.text);
+    assert_eq!(
+        cited(&ask(&k, "When was the cabin air filter replaced?")),
+        ["c1"]
+    );
+    // A record that names the rotors is their answer, and the brake pads' stays the pads'; one outside the
+    // range asked still names them: no work on them in that range, not the brakes'.
+    k.events.push(record(
+        "r1",
+        EventKind::Repair,
+        at(2025, 4, 1),
+        Some(45_000),
+        "Brake rotors replaced",
+        json!({"system": "brakes", "parts": ["brake rotors"]}),
+    ));
+    let rotors = ask(&k, "When were the rotors replaced?");
+    assert_eq!(cited(&rotors), ["r1"]);
+    assert!(
+        rotors
+            .text
+            .starts_with("The last work on the rotors was on 2025-04-01")
+    );
+    assert_eq!(
+        cited(&ask(&k, "When were the brake pads replaced?")),
+        ["p1"]
+    );
+    let in_2024 = ask(&k, "When were the rotors replaced in 2024?");
+    assert!(in_2024.citations.is_empty());
+    assert_eq!(
+        in_2024.text,
+        "No work on the rotors is recorded in 2024 for this vehicle."
+    );
+    // A cabin air filter recorded as a part "air filter" is no cabin air filter either.
+    k.events[1] = record(
+        "c1",
+        EventKind::Repair,
+        at(2024, 4, 1),
+        Some(6_000),
+        "Air filter",
+        json!({"parts": ["air filter"]}),
+    );
+    assert_eq!(cited(&ask(&k, "When was the air filter replaced?")), ["c1"]);
+    assert!(
+        ask(&k, "When was the cabin air filter replaced?")
+            .citations
+            .is_empty()
+    );
 }
 
 /// A count compared over two periods gives both counts, which is more and by how many, citing both
