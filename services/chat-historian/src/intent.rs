@@ -470,6 +470,8 @@ pub const TASKS: &[TaskPhrase] = &[
             "tires were rotated",
             "rotation",
             "rotated",
+            "rotate",
+            "rotating",
         ],
     },
     TaskPhrase {
