@@ -190,12 +190,15 @@ impl Prepared {
         let facts = knowledge
             .events
             .iter()
-            .map(|e| RecordFacts {
-                details: e.typed_details(),
-                tasks: e.maintenance_tasks(),
-                // A vendor's name is not read for a subject: "Whistler Towing" is no record about towing.
-                words: tokens(&searchable_text(e, false)),
-                naming: tokens(&naming_text(e)),
+            .map(|e| {
+                let details = e.typed_details();
+                RecordFacts {
+                    tasks: e.maintenance_tasks(),
+                    // A vendor's name is not read for a subject: "Whistler Towing" is no record about towing.
+                    words: tokens(&searchable_text(e, false)),
+                    naming: tokens(&naming_text(e, details.as_ref())),
+                    details,
+                }
             })
             .collect();
         Prepared {
@@ -257,10 +260,9 @@ fn searchable_text(e: &VehicleEvent, vendor: bool) -> String {
 /// title, parts, system and category, without the phrases of tasks ("tire rotation" is a task, not the tires;
 /// a battery test is not the battery). Its notes count only when it lists no parts and no tasks: a record that
 /// lists what was done is about that, and its notes say what was seen ("Pads at 3 mm; rotors scored.").
-fn naming_text(e: &VehicleEvent) -> String {
+fn naming_text(e: &VehicleEvent, details: Option<&EventDetails>) -> String {
     let mut text = e.title.clone();
-    let details = e.typed_details();
-    let listed = match &details {
+    let listed = match details {
         Some(EventDetails::Maintenance(m)) => !m.tasks.is_empty(),
         Some(EventDetails::Repair(r)) => !r.parts.is_empty(),
         _ => false,
@@ -271,19 +273,19 @@ fn naming_text(e: &VehicleEvent) -> String {
     }
     match details {
         Some(EventDetails::Repair(r)) => {
-            for p in r.parts {
+            for p in &r.parts {
                 text.push(' ');
-                text.push_str(&p);
+                text.push_str(p);
             }
-            if let Some(s) = r.system {
+            if let Some(s) = &r.system {
                 text.push(' ');
-                text.push_str(&s);
+                text.push_str(s);
             }
         }
         Some(EventDetails::Upgrade(u)) => {
-            if let Some(c) = u.category {
+            if let Some(c) = &u.category {
                 text.push(' ');
-                text.push_str(&c);
+                text.push_str(c);
             }
         }
         _ => {}

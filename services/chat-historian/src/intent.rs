@@ -2157,12 +2157,29 @@ fn task_of(q: &str) -> Option<&'static TaskPhrase> {
 /// `text` [`normalise`]d with every task phrase taken out (longest first): the words left name what a record
 /// says beside its tasks. "Oil change + tire rotation" names no tires: the tire rotation is a task of its own.
 pub fn without_task_phrases(text: &str) -> String {
-    let mut phrases: Vec<&str> = TASKS
-        .iter()
-        .flat_map(|t| t.phrases.iter().copied())
-        .collect();
-    phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Every task phrase by its first word, built once: a record is read for the few phrases whose first word
+    // it holds, not for all of them (run for each of a vehicle's records when its knowledge is prepared: all
+    // ≈ 150 phrases each made the first question on a 10,000-record vehicle 47 ms slower).
+    type ByFirstWord = std::collections::HashMap<&'static str, Vec<&'static str>>;
+    static BY_FIRST_WORD: std::sync::LazyLock<ByFirstWord> = std::sync::LazyLock::new(|| {
+        let mut by_first = ByFirstWord::new();
+        for p in TASKS.iter().flat_map(|t| t.phrases.iter().copied()) {
+            by_first
+                .entry(p.split(' ').next().unwrap_or(p))
+                .or_default()
+                .push(p);
+        }
+        by_first
+    });
     let mut n = normalise(text);
+    let mut phrases: Vec<&'static str> = n
+        .split_whitespace()
+        .filter_map(|w| BY_FIRST_WORD.get(w))
+        .flatten()
+        .copied()
+        .collect();
+    phrases.sort_by_key(|p| (std::cmp::Reverse(p.len()), *p));
+    phrases.dedup();
     for p in phrases {
         let padded = format!(" {p} ");
         while n.contains(&padded) {
