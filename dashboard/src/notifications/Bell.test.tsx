@@ -53,7 +53,7 @@ describe("Bell", () => {
     await userEvent.click(more);
     const older = await within(panel).findByText(`Reminder ${FEED_PAGE_SIZE}`);
     // Focus goes to the first notification the page brought (the button is gone: it was the last page).
-    expect(older.closest("p")).toHaveFocus();
+    await waitFor(() => expect(older.closest("p")).toHaveFocus());
     expect(within(panel).queryByRole("button", { name: "Load more" })).toBeNull();
     expect(
       fetch.mock.calls.some((c) => String(c[0]).includes(`limit=${FEED_PAGE_SIZE}&cursor=p2`)),

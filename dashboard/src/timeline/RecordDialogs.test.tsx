@@ -178,7 +178,8 @@ describe("correcting a record", () => {
     answerHistory(json(read));
     const vendor = await within(dialog).findByLabelText("Vendor");
     expect(vendor).toHaveValue("Renamed body shop");
-    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+    // Focus moves as the form shows (a layout effect); waited for, as the read resolves outside React's act.
+    await waitFor(() => expect(within(dialog).getByLabelText("Kind")).toHaveFocus());
 
     await userEvent.selectOptions(within(dialog).getByLabelText("Severity"), "severe");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
@@ -352,7 +353,7 @@ describe("correcting a record", () => {
     within(dialog).getByRole("button", { name: "Reload the record" }).focus();
     await userEvent.keyboard("{Enter}");
     await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
-    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+    await waitFor(() => expect(within(dialog).getByLabelText("Kind")).toHaveFocus());
     expect(within(dialog).getByLabelText("Title")).toHaveValue("Oil and filter");
     expect(within(dialog).getByLabelText("Notes")).toHaveValue("");
     expect(within(dialog).getByRole("status")).toHaveTextContent("reloaded");
@@ -425,7 +426,9 @@ describe("focus when a dialog opens in a browser", () => {
     setup(() => undefined);
     const dialog = await openAction("History");
     await within(dialog).findByText(/Corrected \(revision 2\)/);
-    expect(within(dialog).getByRole("heading", { name: /^History of/ })).toHaveFocus();
+    await waitFor(() =>
+      expect(within(dialog).getByRole("heading", { name: /^History of/ })).toHaveFocus(),
+    );
   });
 });
 
@@ -569,7 +572,7 @@ describe("a record voided while its dialog is open", () => {
     const notice = await within(dialog).findByText(/This record was voided on 2 Dec 2026/);
     expect(within(dialog).queryByRole("button", { name: "Save correction" })).toBeNull();
     // Reload and Save are gone: focus is on the sentence that says why, inside the dialog.
-    expect(notice).toHaveFocus();
+    await waitFor(() => expect(notice).toHaveFocus());
     expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("dialog")).toBeNull();
@@ -585,7 +588,8 @@ describe("a record voided while its dialog is open", () => {
     await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
     expect(await within(dialog).findByRole("alert")).toHaveTextContent("2 Dec 2026, 07:02 UTC");
     await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
-    expect(await within(dialog).findByText(/This record was voided on/)).toHaveFocus();
+    const notice = await within(dialog).findByText(/This record was voided on/);
+    await waitFor(() => expect(notice).toHaveFocus());
     await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
   });

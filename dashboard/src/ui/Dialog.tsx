@@ -1,4 +1,4 @@
-import { useEffect, useId, useLayoutEffect, useRef, type ReactNode } from "react";
+import { useId, useLayoutEffect, useRef, type ReactNode } from "react";
 
 /**
  * A modal dialog (`<dialog>` opened with `showModal`, so the page behind it is inert and Tab stays inside).
@@ -61,7 +61,9 @@ export function Dialog({
     };
   }, []);
 
-  useEffect(() => {
+  // Also a layout effect: focus moves in the same commit that shows the body, so nothing (a key pressed, a
+  // test's next line) sees the loaded form without its first field focused.
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
     // Once loaded, the first field (or the heading) takes focus unless the person has moved it meanwhile
