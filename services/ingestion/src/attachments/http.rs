@@ -85,16 +85,22 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// The one place attachments learn whether their event still counts: it must be the vehicle's, in the
-/// caller's organisation, and not voided (`VehicleEventVoided`, docs/corrections.md) — a voided event's
-/// attachments are neither listed, served, nor added to (404), while the stored files stay for the
-/// history (docs/attachments.md). A corrected event is the same record: its attachments stay.
+/// An event the attachment routes found, and whether it was voided.
+struct FoundEvent {
+    event: VehicleEvent,
+    voided: bool,
+}
+
+/// The one place attachments learn about their event: it must be the vehicle's and in the caller's
+/// organisation (else `None`: a 404), and a voided one (`VehicleEventVoided`, docs/corrections.md) is
+/// marked — its files stay listed and served, as part of the record's history, and it takes no new ones
+/// (docs/attachments.md). A corrected event is the same record: its attachments stay.
 async fn visible_event(
     state: &AttachmentState,
     org: &str,
     vehicle: &str,
     event: &str,
-) -> Result<Option<VehicleEvent>, ApiError> {
+) -> Result<Option<FoundEvent>, ApiError> {
     let (org, event) = (OrgId::from(org), EventId::from(event));
     let store = state.ingestion.store();
     let Some(found) = store
@@ -107,13 +113,13 @@ async fn visible_event(
     let revisions = store
         .revisions(crate::corrections::RevisionsOf::Event(&org, &event))
         .await?;
-    if revisions
+    let voided = revisions
         .last()
-        .is_some_and(|r| r.change == vwc_contracts::corrections::RevisionChange::Voided)
-    {
-        return Ok(None);
-    }
-    Ok(Some(found))
+        .is_some_and(|r| r.change == vwc_contracts::corrections::RevisionChange::Voided);
+    Ok(Some(FoundEvent {
+        event: found,
+        voided,
+    }))
 }
 
 /// `{id}` and `{eventId}` of the attachment routes.
@@ -153,12 +159,13 @@ trait Access {
     }
 
     /// The check once the event is found in the caller's organisation.
-    fn after_lookup(_: &Auth, _: &VehicleEvent) -> Result<(), ApiError> {
+    fn after_lookup(_: &Auth, _: &FoundEvent) -> Result<(), ApiError> {
         Ok(())
     }
 }
 
-/// List or download: reading vehicles (checked before any lookup).
+/// List or download: reading vehicles (checked before any lookup). A voided event's files too: they are
+/// part of its history.
 struct Read;
 
 impl Access for Read {
@@ -167,12 +174,20 @@ impl Access for Read {
     }
 }
 
-/// Add a file: recording events of the event's kind (technicians may attach to service records).
+/// Add a file: recording events of the event's kind (technicians may attach to service records), to an
+/// event that is not voided (409: a void is the record's last word).
 struct Attach;
 
 impl Access for Attach {
-    fn after_lookup(auth: &Auth, event: &VehicleEvent) -> Result<(), ApiError> {
-        auth.require(crate::http::permission_for(event.kind))
+    fn after_lookup(auth: &Auth, found: &FoundEvent) -> Result<(), ApiError> {
+        auth.require(crate::http::permission_for(found.event.kind))?;
+        if found.voided {
+            return Err(ApiError::Conflict(
+                "the event was voided: its files can still be listed and downloaded, and it takes no new ones"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -259,7 +274,8 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
 /// The body is the file itself (any `Content-Type`; it is not trusted): a JPEG, PNG, WebP or HEIC image
 /// or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
 /// `receipt.pdf`, say — is a 415. Stored durably before the 201. Recording events of the event's kind is
-/// the permission needed (technicians may attach to service records).
+/// the permission needed (technicians may attach to service records). A voided event takes no new file
+/// (409); its files stay listed and served.
 #[route(post "/v1/vehicles/{id}/events/{eventId}/attachments", tag = "attachments",
     params(EventPath, UploadQuery),
     request_body(content = BinaryFile, content_type = "application/octet-stream",
@@ -324,7 +340,8 @@ async fn upload_attachment(
 
 /// List an event's attachments
 ///
-/// Oldest first. An event that is not the vehicle's, or not in the caller's organisation, is a 404.
+/// Oldest first, a voided event's too (they are part of its history). An event that is not the vehicle's,
+/// or not in the caller's organisation, is a 404.
 #[route(get "/v1/vehicles/{id}/events/{eventId}/attachments", tag = "attachments",
     params(EventPath), ok(200, "The attachments.", AttachmentList), errors(ResourceRoute))]
 async fn list_attachments(

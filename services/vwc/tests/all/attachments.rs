@@ -382,7 +382,7 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
 }
 
 #[tokio::test]
-async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
+async fn a_voided_event_keeps_its_attachments_readable_and_refuses_new_ones() {
     let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 23).await;
     let (status, _, invoice) = upload(
         &app,
@@ -424,16 +424,47 @@ async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
         .await
         .unwrap();
     assert_eq!(voided.status(), 200);
-    for response in [app.get(&owner, &path).await, app.get(&owner, &one).await] {
-        assert_eq!(response.status(), 404);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
-    }
-    let (status, _, refused) =
+    // The receipt is part of the voided record's history: still listed and served (it was a 404, for
+    // good: a void cannot be undone, so the file could never be read again).
+    let listed = app.get_ok(&owner, &path).await;
+    assert_eq!(pluck(&listed["items"], "fileName"), ["invoice.pdf"]);
+    let served = app.get(&owner, &one).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), pdf());
+    // A viewer reads it too; another organisation still gets a 404.
+    let viewer = app.token("org_a", &[Role::Viewer]);
+    assert_eq!(app.get(&viewer, &one).await.status(), 200);
+    let stranger = app.token("org_b", &[Role::Owner]);
+    assert_eq!(app.get(&stranger, &path).await.status(), 404);
+    assert_eq!(app.get(&stranger, &one).await.status(), 404);
+    // It takes no new file: a 409 that says why, and nothing is stored.
+    let (status, content_type, refused) =
         upload(&app, &owner, &path, ("again.pdf", "application/pdf"), pdf()).await;
-    assert_eq!(status, 404, "{refused}");
+    assert_eq!(
+        (status, content_type.as_str()),
+        (409, "application/problem+json"),
+        "{refused}"
+    );
+    assert!(
+        refused["detail"].as_str().unwrap().contains("voided"),
+        "{refused}"
+    );
+    let ticket = app
+        .http
+        .post(app.url(&format!("{path}/uploads")))
+        .bearer_auth(&owner)
+        .json(&json!({"fileName": "again.pdf"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticket.status(), 409);
+    assert_eq!(
+        app.get_ok(&owner, &path).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Thirty uploads to one event at once: exactly twenty are stored (the limit per event), the others are
