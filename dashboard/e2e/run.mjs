@@ -158,10 +158,15 @@ if (apiDelay > 0) {
 // (the 422 of a bad odometer, the 401 of a forged token, the 404 of a chat route not yet deployed).
 const consoleErrors = [];
 const expectedFailures = [];
+// While a step sends a file the server must refuse, its 415 is no console error.
+let refusalExpected = false;
 page.on("console", (m) => {
   if (m.type() !== "error") return;
   const text = m.text();
-  if (/Failed to load resource: the server responded with a status of (401|404|422)/.test(text))
+  if (
+    /Failed to load resource: the server responded with a status of (401|404|422)/.test(text) ||
+    (refusalExpected && /status of 415/.test(text))
+  )
     expectedFailures.push(text);
   else consoleErrors.push(text);
 });
@@ -318,6 +323,50 @@ await step("record an event: a good one appears", async () => {
   );
   await shot("record-good");
 });
+
+await step(
+  "receipts: attach a PDF to the new record, download it, and a disguised program is refused",
+  async () => {
+    const item = page.locator(".event", { hasText: "E2E oil and filter change" });
+    const row = item.locator(".event-row");
+    if ((await row.getAttribute("aria-expanded")) !== "true") await row.click();
+    const files = item.getByRole("region", { name: "Receipts and documents" });
+    await files.getByText("No files attached.").waitFor();
+    const pdf = Buffer.concat([
+      Buffer.from("%PDF-1.4\n% e2e receipt\n"),
+      Buffer.from("1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"),
+    ]);
+    await files
+      .getByLabel("Attach a receipt or document")
+      .setInputFiles({ name: "oil-receipt.pdf", mimeType: "application/pdf", buffer: pdf });
+    await files.getByRole("status").filter({ hasText: "“oil-receipt.pdf” is attached." }).waitFor();
+    const listed = await files.getByRole("listitem").allTextContents();
+    assert(
+      listed.length === 1 && /oil-receipt\.pdf PDF · \d+ B · added/.test(listed[0]),
+      `listed: ${JSON.stringify(listed)}`,
+    );
+    const download = page.waitForEvent("download");
+    await files.getByRole("button", { name: "Download oil-receipt.pdf" }).click();
+    const file = await download;
+    assert(file.suggestedFilename() === "oil-receipt.pdf", `saved as ${file.suggestedFilename()}`);
+    assert(
+      readFileSync(await file.path()).equals(pdf),
+      "the downloaded bytes differ from the uploaded ones",
+    );
+    // An ELF program named like a receipt: the server judges the bytes, and its sentence is shown.
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), Buffer.alloc(64)]);
+    refusalExpected = true;
+    await files
+      .getByLabel("Attach a receipt or document")
+      .setInputFiles({ name: "receipt.pdf", mimeType: "application/pdf", buffer: elf });
+    const refused = await files.getByRole("alert").textContent();
+    assert(/executable|not an image/i.test(refused ?? ""), `refusal: ${refused}`);
+    refusalExpected = false;
+    assert((await files.getByRole("listitem").count()) === 1, "the refused file was listed");
+    await shot("receipts");
+    await row.click();
+  },
+);
 
 await step("record an event: the chat's recommended maintenance drops the oil change", async () => {
   const oil = (text) => /\boil\b/i.test(text);

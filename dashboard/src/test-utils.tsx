@@ -7,11 +7,17 @@ import type { Vehicle, VehicleEvent } from "./api/types";
 
 export type Handler = (url: URL, init: RequestInit) => Response | Promise<Response>;
 
-/** Replaces `fetch` with a handler; returns the mock so tests can read the requests made. */
-export function mockFetch(handler: Handler) {
-  const fn = vi.fn((input: RequestInfo | URL, init: RequestInit = {}) =>
-    Promise.resolve(handler(new URL(String(input), "http://localhost"), init)),
-  );
+/**
+ * Replaces `fetch` with a handler; returns the mock so tests can read the requests made. A timeline row that
+ * opens reads its record's files: that read is answered with none unless `attachments` hands it to `handler`.
+ */
+export function mockFetch(handler: Handler, { attachments = false } = {}) {
+  const fn = vi.fn((input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = new URL(String(input), "http://localhost");
+    if (!attachments && url.pathname.endsWith("/attachments") && (init.method ?? "GET") === "GET")
+      return Promise.resolve(json({ items: [] }));
+    return Promise.resolve(handler(url, init));
+  });
   vi.stubGlobal("fetch", fn);
   return fn;
 }

@@ -68,7 +68,10 @@ export type UnauthorizedHandler = (message: string) => void;
 
 export interface RequestOptions {
   method?: string;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as it is (`application/octet-stream`): a file. */
+  file?: Blob;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -85,11 +88,15 @@ export class Api {
       Authorization: `Bearer ${this.token}`,
       ...opts.headers,
     };
-    let body: string | undefined;
-    if (opts.body !== undefined) {
+    let body: string | Blob | undefined;
+    if (opts.file !== undefined) {
+      headers["Content-Type"] = "application/octet-stream";
+      body = opts.file;
+    } else if (opts.body !== undefined) {
+      const text = JSON.stringify(opts.body);
       headers["Content-Type"] = "application/json";
-      body = JSON.stringify(opts.body);
-      const hash = await bodySha256(body);
+      body = text;
+      const hash = await bodySha256(text);
       if (hash) headers["x-amz-content-sha256"] = hash;
     }
     let res: Response;

@@ -27,6 +27,7 @@ import { detailEntries } from "./details";
 import { groupByMonth } from "./group";
 import { kindColor, kindStyle } from "./kinds";
 import { CorrectDialog, HistoryDialog, VoidDialog } from "./RecordDialogs";
+import { Receipts } from "./Receipts";
 import { RecordEventForm } from "./RecordEventForm";
 
 export const PAGE_SIZE = 20;
@@ -434,6 +435,8 @@ export function Timeline({
                   open={open === e.id}
                   highlighted={highlight === e.id}
                   mayChange={!e.voided && mayChangeRecord(session.roles, e)}
+                  mayAttach={!e.voided && recordable.includes(e.kind)}
+                  vehicleId={vehicle.id}
                   onToggle={toggleOpen}
                   onAction={openDialog}
                 />
@@ -475,6 +478,8 @@ const EventItem = memo(function EventItem({
   open,
   highlighted,
   mayChange,
+  mayAttach,
+  vehicleId,
   onToggle,
   onAction,
 }: {
@@ -484,6 +489,9 @@ const EventItem = memo(function EventItem({
   highlighted: boolean;
   /** The signed-in roles may correct and void this record (`mayChangeRecord`). */
   mayChange: boolean;
+  /** The signed-in roles may attach files to this record (they may record its kind; not voided). */
+  mayAttach: boolean;
+  vehicleId: string;
   /** Opens or closes the row with this event id. */
   onToggle: (eventId: string) => void;
   /** Opens the dialog to correct or void the record, or to read its history. */
@@ -585,6 +593,7 @@ const EventItem = memo(function EventItem({
               </>
             )}
           </dl>
+          <Receipts vehicleId={vehicleId} event={e} mayAttach={mayAttach} />
           <div className="event-actions">
             {mayChange && (
               <>
