@@ -540,6 +540,17 @@ await step(
     console.log(`    correcting "${fix.title}" (${fix.cost}), voiding "${drop.title}"`);
 
     const row = page.locator(`[id="event-${fix.id}"]`);
+    // Twice in stop 45 (CI's run and the first one after it, of ≈ 12 here) this row, listed a moment
+    // before, was not on the page 15 s later, and the step timed out; not reproduced under load since. Say
+    // what the page held, and look for the row in older pages, instead of timing out in silence.
+    if (!(await row.locator("button.event-row").isVisible())) {
+      const held = await timelineRows();
+      console.log(
+        `    !!! the row of "${fix.title}" (${fix.id}) is not shown: ${held.length} rows are, ` +
+          `${held.some((r) => r.id === fix.id) ? "it among them" : "not it"}; looking in older pages`,
+      );
+      assert(await findRow((r) => r.id === fix.id), `"${fix.title}" is not on the timeline at all`);
+    }
     await row.locator("button.event-row").click();
     await row.getByRole("button", { name: /^Correct / }).click();
     const dialog = page.getByRole("dialog");
