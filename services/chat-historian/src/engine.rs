@@ -31,9 +31,10 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// record's cost said to be counted whole, common parts no record names. 1.2.0: a part asked is answered from
 /// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
 /// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
-/// other work. Only the label changes for stored turns: each keeps the version that answered it, and a
+/// other work. 1.3.0: counts named by their noun ("1 repair", "2 oil changes"). Only the label changes for
+/// stored turns: each keeps the version that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
-pub const ENGINE_VERSION: &str = "1.2.0";
+pub const ENGINE_VERSION: &str = "1.3.0";
 
 /// A record an answer used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -735,6 +736,46 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// How a count names one record of a kind and several: "repair", "repairs"; "fill-up", "fill-ups";
+/// maintenance "service", "services".
+fn kind_count_nouns(kind: EventKind) -> (String, String) {
+    let many = match kind {
+        EventKind::Acquisition => "purchases",
+        EventKind::Maintenance => return ("service".into(), "services".into()),
+        EventKind::Repair => "repairs",
+        EventKind::Collision => "collisions",
+        EventKind::Upgrade => "upgrades",
+        EventKind::Valuation => "valuations",
+        EventKind::OdometerReading => "odometer readings",
+        EventKind::Fuel => "fill-ups",
+    };
+    (kind_one(kind).to_string(), many.to_string())
+}
+
+/// How a count names one record of a task and several: "oil change", "oil changes".
+fn task_count_nouns(task: &str) -> (String, String) {
+    let one = task_noun(task);
+    let many = format!("{one}s");
+    (one, many)
+}
+
+/// How a count names one record of what the slots ask about, and several: "oil change", "oil changes";
+/// "repair", "repairs"; "shop visit", "shop visits"; `None` when it knows no noun for them (a part, a system,
+/// several kinds, none).
+fn count_nouns(s: &Slots) -> Option<(String, String)> {
+    if s.kinds == SHOP_KINDS && s.subject.as_deref() == Some("shop visit") {
+        return Some(("shop visit".into(), "shop visits".into()));
+    }
+    if s.part.is_some() || s.system.is_some() || !s.kinds.is_empty() {
+        return None;
+    }
+    match (&s.task, s.kind) {
+        (Some(t), _) => Some(task_count_nouns(t)),
+        (None, Some(k)) => Some(kind_count_nouns(k)),
+        (None, None) => None,
+    }
+}
+
 /// Whether a record is inside a follow-up's "before that": before the cited record in the timeline's order
 /// (occurredAt, then id), or before the instant when no record bounds it.
 fn before_bound(e: &VehicleEvent, slots: &Slots) -> bool {
@@ -1176,36 +1217,46 @@ impl Ctx<'_> {
         };
         // Only a vendor named ("How many dealer visits?"): its records counted, not "Record: 2 times".
         let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
-        let text = if records_only && found.len() == 1 {
-            format!(
+        let text = match (records_only, count_nouns(s)) {
+            (true, _) if found.len() == 1 => format!(
                 "1 record{}: {}.",
                 self.bounds_label(s),
                 self.describe(first)
-            )
-        } else if records_only {
-            format!(
+            ),
+            (true, _) => format!(
                 "{} records{}, the first on {} and the latest on {}.",
                 found.len(),
                 self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
-            )
-        } else if found.len() == 1 {
-            format!(
+            ),
+            // What is counted named by its noun: "1 repair recorded", "3 oil changes recorded".
+            (false, Some((one, _))) if found.len() == 1 => format!(
+                "1 {one} recorded{}, on {}.",
+                self.bounds_label(s),
+                self.describe(first)
+            ),
+            (false, Some((_, many))) => format!(
+                "{} {many} recorded{}, the first on {} and the latest on {}.",
+                found.len(),
+                self.bounds_label(s),
+                date(&first.occurred_at),
+                date(&last.occurred_at)
+            ),
+            (false, None) if found.len() == 1 => format!(
                 "{}: 1 time recorded{}, on {}.",
                 capitalised(&subject),
                 self.bounds_label(s),
                 self.describe(first)
-            )
-        } else {
-            format!(
+            ),
+            (false, None) => format!(
                 "{}: {} times recorded{}, the first on {} and the latest on {}.",
                 capitalised(&subject),
                 found.len(),
                 self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
-            )
+            ),
         };
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
@@ -1228,18 +1279,20 @@ impl Ctx<'_> {
             self.range_label(&periods[1]).trim().to_string(),
         ];
         let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
-        let what = if records_only {
-            "Records".to_string()
-        } else {
-            capitalised(&self.subject(s))
-        };
+        let nouns = count_nouns(s).filter(|_| !records_only);
         let at = self.vendor_label(s);
-        let times = |n: usize| {
-            if records_only {
-                plural(n, "record", "records")
-            } else {
-                plural(n, "time", "times")
-            }
+        // Counted by their noun where it is known ("Recorded: in 2025, 1 oil change; …"), else as times.
+        let head = if records_only {
+            format!("Records{at} recorded")
+        } else if nouns.is_some() {
+            format!("Recorded{at}")
+        } else {
+            format!("{}{at} recorded", capitalised(&self.subject(s)))
+        };
+        let times = |n: usize| match &nouns {
+            _ if records_only => plural(n, "record", "records"),
+            Some((one, many)) => plural(n, one, many),
+            None => plural(n, "time", "times"),
         };
         let each: Vec<String> = (0..2)
             .map(|i| format!("{}, {}", labels[i], times(found[i].len())))
@@ -1253,7 +1306,7 @@ impl Ctx<'_> {
                 format!("More {}, by {}.", labels[more], times(by))
             }
         };
-        let text = format!("{what}{at} recorded: {}. {verdict}", each.join("; "));
+        let text = format!("{head}: {}. {verdict}", each.join("; "));
         let mut citations: Vec<Citation> = Vec::new();
         for e in found.iter().flatten() {
             cite_once(&mut citations, e);

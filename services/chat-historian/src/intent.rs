@@ -3775,7 +3775,8 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "number of times",
             "count",
         ],
-    ) || (has(q, "how many") && (slots.has_subject() || slots.names_vendor()))
+    ) || (has(q, "how many")
+        && (slots.has_subject() || slots.names_vendor() || slots.kind.is_some()))
     {
         return Intent::CountDone;
     }

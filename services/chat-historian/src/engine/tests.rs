@@ -116,7 +116,10 @@ fn counts_and_totals_are_computed_from_the_records() {
     let a = ask(&k, "How many times has the oil been changed?");
     assert_eq!(a.understanding.intent, Intent::CountDone);
     assert_eq!(cited(&a), ["e02", "e03", "e07"]);
-    assert!(a.text.contains("3 times"), "{}", a.text);
+    assert_eq!(
+        a.text,
+        "3 oil changes recorded, the first on 2024-06-01 and the latest on 2025-08-30."
+    );
 
     let a = ask(&k, "How much did I spend on maintenance in 2024?");
     assert_eq!(cited(&a), ["e02", "e03"]);
@@ -427,7 +430,8 @@ fn since_the_purchase_without_a_purchase_says_so() {
     }
     let a = ask(&fixture(), "How many oil changes since I bought it?");
     assert!(
-        a.text.contains("3 times recorded since you bought it"),
+        a.text
+            .contains("3 oil changes recorded since you bought it"),
         "{}",
         a.text
     );
@@ -1696,7 +1700,7 @@ fn a_full_date_in_a_range_bounds_it_at_that_day() {
     assert_eq!(cited(&a), ["e07"], "{}", a.text);
     assert!(
         a.text
-            .starts_with("Oil change: 1 time recorded since 2025-06-01, on 2025-08-30"),
+            .starts_with("1 oil change recorded since 2025-06-01, on 2025-08-30"),
         "{}",
         a.text
     );
@@ -2532,7 +2536,7 @@ fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
     assert_eq!(cited(&a), ["e02", "e03"]);
     assert!(
         a.text
-            .starts_with("Oil change: 2 times recorded at Main St Auto,"),
+            .starts_with("2 oil changes recorded at Main St Auto,"),
         "{}",
         a.text
     );
@@ -2542,7 +2546,7 @@ fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
     assert_eq!(cited(&a), ["e02"]);
     assert!(
         a.text
-            .starts_with("Tire rotation: 1 time recorded at Main St Auto, on 2024-06-01"),
+            .starts_with("1 tire rotation recorded at Main St Auto, on 2024-06-01"),
         "{}",
         a.text
     );
@@ -2621,7 +2625,7 @@ fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one(
                 "{} before the latest reading (52,434 mi on 2026-05-08)",
                 odometer(52_434 - 44_085, OdometerUnit::Mi)
             ))
-            && !a.text.contains("times recorded"),
+            && !a.text.contains("oil changes recorded"),
         "{}",
         a.text
     );
@@ -3180,11 +3184,7 @@ fn first_next_need_and_shop_questions_are_routed_to_their_answer() {
         "{}",
         a.text
     );
-    assert!(
-        a.text.starts_with("Shop visit: 6 times recorded"),
-        "{}",
-        a.text
-    );
+    assert!(a.text.starts_with("6 shop visits recorded"), "{}", a.text);
     let a = ask(&k, "when was the car last in the shop");
     assert_eq!(cited(&a), ["e07"], "{}", a.text);
     assert!(
@@ -4066,14 +4066,14 @@ fn counts_compared_over_two_periods_and_the_year_before() {
     assert_eq!(a.understanding.intent, Intent::CountDone);
     assert_eq!(
         a.text,
-        "Oil change recorded: in 2025, 1 time; in 2024, 2 times. More in 2024, by 1 time."
+        "Recorded: in 2025, 1 oil change; in 2024, 2 oil changes. More in 2024, by 1 oil change."
     );
     assert_eq!(cited(&a), ["e07", "e02", "e03"]);
     let b = ask(&k, "more oil changes in 2024 or 2023?");
     assert_eq!(b.understanding.intent, Intent::CountDone);
     assert!(
         b.text
-            .ends_with("in 2023, 0 times. More in 2024, by 2 times."),
+            .ends_with("in 2023, 0 oil changes. More in 2024, by 2 oil changes."),
         "{}",
         b.text
     );
@@ -4093,5 +4093,37 @@ fn counts_compared_over_two_periods_and_the_year_before() {
         d.text.ends_with("More was spent in 2025, by 1,687.51 USD."),
         "{}",
         d.text
+    );
+}
+
+/// A count names what it counts where the engine knows its noun: "1 repair", "2 oil changes", "6 shop visits",
+/// not "1 time".
+#[test]
+fn a_count_names_what_it_counts() {
+    let k = fixture();
+    for q in [
+        "How many times was it repaired?",
+        "How many repairs have I had?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::CountDone, "{q}");
+        assert!(
+            a.text.starts_with("1 repair recorded, on 2025-01-15"),
+            "{q}: {}",
+            a.text
+        );
+        assert_eq!(cited(&a), ["e04"], "{q}");
+    }
+    let a = ask(&k, "How many oil changes in 2024?");
+    assert_eq!(
+        a.text,
+        "2 oil changes recorded in 2024, the first on 2024-06-01 and the latest on 2024-11-20."
+    );
+    // A part has no noun of its own to count: its work is counted in times.
+    let a = ask(&k, "How many times were the front brake pads replaced?");
+    assert!(
+        a.text.starts_with("Front brake pads: 1 time recorded"),
+        "{}",
+        a.text
     );
 }

@@ -381,20 +381,20 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
     ] {
         checks.push(
             check(q, "count_done")
-                .says(format!("{} times", oil.len()))
+                .says(format!("{} oil changes recorded", oil.len()))
                 .cites(ids(&oil)),
         );
     }
     let rotations = h.with_task("tire_rotation");
     checks.push(
         check("How often have the tires been rotated?", "count_done")
-            .says(format!("{} times", rotations.len()))
+            .says(format!("{} tire rotations recorded", rotations.len()))
             .cites(ids(&rotations)),
     );
     let inspections = h.with_task("annual_inspection");
     checks.push(
         check("How many times was it inspected?", "count_done")
-            .says(format!("{} times", inspections.len()))
+            .says(format!("{} safety inspections recorded", inspections.len()))
             .cites(ids(&inspections)),
     );
     for q in ["Who did the brakes?", "Who replaced the brake pads?"] {
@@ -738,7 +738,7 @@ fn second_checks(h: &History) -> Vec<Check> {
             .says(day(alternator[0]))
             .cites(ids(&alternator)),
         check("How many oil changes have I had?", "count_done")
-            .says("2 times")
+            .says("2 oil changes recorded")
             .cites(ids(&oil)),
         check("Was it ever in an accident?", "accidents")
             .says("severity severe")
