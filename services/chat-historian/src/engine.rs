@@ -31,8 +31,9 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// record's cost said to be counted whole, common parts no record names. 1.2.0: a part asked is answered from
 /// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
 /// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
-/// other work. 1.3.0: counts named by their noun ("1 repair", "2 oil changes"). Only the label changes for
-/// stored turns: each keeps the version that answered it, and a
+/// other work. 1.3.0: counts named by their noun ("1 repair", "2 oil changes"); rolling periods compared ("the
+/// last 6 months than the 6 months before"). Only the label changes for stored turns: each keeps the version
+/// that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
 pub const ENGINE_VERSION: &str = "1.3.0";
 

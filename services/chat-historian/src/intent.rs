@@ -153,6 +153,24 @@ pub enum RangeSpec {
     YearsAgo {
         years: u32,
     },
+    /// The months just before a rolling period, as a comparison's second side names them ("the 6 months
+    /// before", "the previous 6 months" after "in the last 6 months"): `months` months ending where the last
+    /// `before` months begin.
+    MonthsBefore {
+        months: u32,
+        before: u32,
+    },
+    /// The same in days ("the 30 days before", "the previous 2 weeks" after "in the past 2 weeks"): `days`
+    /// days ending where the last `before` days begin.
+    DaysBefore {
+        days: u32,
+        before: u32,
+    },
+    /// The calendar month `months` before this one, as a comparison's second side names it ("the month
+    /// before" last month: 2).
+    MonthsAgo {
+        months: u32,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -1843,6 +1861,49 @@ pub fn resolve_range(
                 ),
             }
         }
+        RangeSpec::MonthsBefore { months, before } => {
+            let today = now.date_naive();
+            let ago = |m: u32| {
+                today
+                    .checked_sub_months(chrono::Months::new(m))
+                    .unwrap_or(NaiveDate::MIN)
+            };
+            let (from, to) = (ago(before + months), ago(*before));
+            TimeRange {
+                from: from.and_hms_opt(0, 0, 0)?.and_utc(),
+                to: to.and_hms_opt(0, 0, 0)?.and_utc(),
+                label: format!(
+                    "in the previous {months} month{} ({from} to {})",
+                    if *months == 1 { "" } else { "s" },
+                    to.pred_opt()?
+                ),
+            }
+        }
+        RangeSpec::DaysBefore { days, before } => {
+            let today = now.date_naive();
+            let to = today - Duration::days(i64::from(*before));
+            let from = to - Duration::days(i64::from(*days));
+            TimeRange {
+                from: from.and_hms_opt(0, 0, 0)?.and_utc(),
+                to: to.and_hms_opt(0, 0, 0)?.and_utc(),
+                label: format!(
+                    "in the previous {days} day{} ({from} to {})",
+                    if *days == 1 { "" } else { "s" },
+                    to.pred_opt()?
+                ),
+            }
+        }
+        RangeSpec::MonthsAgo { months } => {
+            let index = now.year() * 12 + now.month0() as i32 - *months as i32;
+            return resolve_range(
+                &RangeSpec::Month {
+                    year: index.div_euclid(12),
+                    month: index.rem_euclid(12) as u32 + 1,
+                },
+                now,
+                acquired_at,
+            );
+        }
         RangeSpec::LastMonths { months } => {
             let from = now
                 .date_naive()
@@ -3241,18 +3302,115 @@ fn compared_ranges(q: &str) -> Option<(RangeSpec, RangeSpec)> {
     ];
     BETWEEN.iter().find_map(|word| {
         let (before, after) = q.split_once(&format!(" {word} "))?;
-        let first = range_of(&format!("{before} "))?;
         let after = format!(" {after}");
-        // "…than the year before": the year before the first period named.
-        let second = if has_any(
-            &after,
-            &["the year before", "the previous year", "the prior year"],
-        ) {
-            year_before(&first)?
-        } else {
-            range_of(&after)?
+        let Some(first) = range_of(&format!("{before} ")) else {
+            // "…in the previous 6 months than in the last 6 months?": the first side named from the second.
+            let second = range_of(&after)?;
+            let first = period_before(&second, &format!("{before} "))??;
+            return (first != second).then_some((first, second));
+        };
+        // "…than the year before", "…than the 6 months before": the period before the first one named.
+        let second = match period_before(&first, &after) {
+            Some(second) => second?,
+            None => range_of(&after)?,
         };
         (first != second).then_some((first, second))
+    })
+}
+
+/// The period a comparison's second side names as the one before its first ("the year before", "the
+/// previous 6 months", "the 30 days prior", "the period before"): `None` when it names none; `Some(None)`
+/// when it names one that is not read against this first period (a year before a month). The year before a
+/// calendar year is the calendar year before it, the month before a calendar month the month before it; before
+/// a rolling period ("in the last 6 months", "the past 2 weeks") it is the span of the length named (or of the
+/// first's, unnamed) that ends where the first begins. A span in days before one in months (or the other way)
+/// cannot be placed and is said back.
+fn period_before(first: &RangeSpec, after: &str) -> Option<Option<RangeSpec>> {
+    const MARKERS: [&str; 5] = ["before", "prior", "previous", "preceding", "earlier"];
+    let words: Vec<&str> = after.split_whitespace().collect();
+    let unit_of = |w: &str| match w {
+        "day" | "days" => Some((1, false)),
+        "week" | "weeks" => Some((7, false)),
+        "fortnight" | "fortnights" => Some((14, false)),
+        "month" | "months" => Some((1, true)),
+        "year" | "years" => Some((12, true)),
+        "period" | "periods" => Some((0, true)),
+        _ => None,
+    };
+    // "previous 6 months", "prior year": the marker before; "6 months before", "year prior": after.
+    let (at, number) = words.iter().enumerate().find_map(|(i, w)| {
+        unit_of(w)?;
+        let number = i.checked_sub(1).and_then(|j| number_word(words[j]));
+        let lead = i.checked_sub(if number.is_some() { 2 } else { 1 });
+        let marked = lead.is_some_and(|j| MARKERS.contains(&words[j]))
+            || words.get(i + 1).is_some_and(|w| MARKERS.contains(w));
+        marked.then_some((i, number))
+    })?;
+    let word = words[at];
+    let (unit, in_months) = unit_of(word)?;
+    let said = || {
+        let from = at.saturating_sub(2);
+        RangeSpec::Unreadable {
+            said: words[from..(at + 2).min(words.len())].join(" "),
+        }
+    };
+    let singular = !word.ends_with('s');
+    Some(match first {
+        RangeSpec::LastMonths { months } => {
+            if !in_months {
+                return Some(Some(said()));
+            }
+            let length = match (number, unit) {
+                (_, 0) => *months,
+                (Some(n), u) => n * u,
+                (None, u) if singular => u,
+                (None, _) => *months,
+            };
+            Some(RangeSpec::MonthsBefore {
+                months: length,
+                before: *months,
+            })
+        }
+        RangeSpec::LastDays { days } => {
+            if in_months && unit != 0 {
+                return Some(Some(said()));
+            }
+            let length = match (number, unit) {
+                (_, 0) => *days,
+                (Some(n), u) => n * u,
+                (None, u) if singular => u,
+                (None, _) => *days,
+            };
+            Some(RangeSpec::DaysBefore {
+                days: length,
+                before: *days,
+            })
+        }
+        // "the year before" a calendar year; "the month before" a calendar month.
+        _ if singular && number.is_none_or(|n| n == 1) && unit == 12 => year_before(first),
+        _ if singular && number.is_none_or(|n| n == 1) && unit == 1 && in_months => {
+            month_before(first)
+        }
+        _ => None,
+    })
+}
+
+/// The calendar month before a month-long `range` ("the month before" last month is the month before it);
+/// `None` for a range that is not one calendar month the question places without now ("in May").
+fn month_before(range: &RangeSpec) -> Option<RangeSpec> {
+    Some(match range {
+        RangeSpec::ThisMonth => RangeSpec::PreviousMonth,
+        RangeSpec::PreviousMonth => RangeSpec::MonthsAgo { months: 2 },
+        RangeSpec::MonthsAgo { months } => RangeSpec::MonthsAgo { months: months + 1 },
+        RangeSpec::Month { year, month: 1 } => RangeSpec::Month {
+            year: year - 1,
+            month: 12,
+        },
+        RangeSpec::Month { year, month } => RangeSpec::Month {
+            year: *year,
+            month: month - 1,
+        },
+        _ => return None,
     })
 }
 

@@ -4096,6 +4096,119 @@ fn counts_compared_over_two_periods_and_the_year_before() {
     );
 }
 
+/// A rolling period compared with the one before it: "the last 12 months than the 12 months before", "the
+/// previous 6 months", "the 30 days before", "the year before" the past year — each span ending where the
+/// first begins, said with its days — and "the month before" last month; a span of another unit than the
+/// first's is said back, not guessed.
+#[test]
+fn a_rolling_period_is_compared_with_the_one_before_it() {
+    let k = fixture();
+    // Asked on 2026-05-10: e05, e06, e07 since 2025-05-10; e02, e03, e04 in the 12 months before.
+    for q in [
+        "Did I spend more in the last 12 months than the 12 months before?",
+        "Did I spend more in the past year than the year before?",
+        "Did I spend less in the last 12 months compared to the previous 12 months?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert!(a.understanding.slots.compare.is_some(), "{q}");
+        assert_eq!(
+            a.text,
+            "Costs recorded for the vehicle (purchase excluded): in the last 12 months, 1,494.99 USD over 3 \
+             records; in the previous 12 months (2024-05-10 to 2025-05-09), 782.48 USD over 3 records. More \
+             was spent in the last 12 months, by 712.51 USD.",
+            "{q}"
+        );
+        assert_eq!(cited(&a), ["e05", "e06", "e07", "e02", "e03", "e04"], "{q}");
+    }
+    let a = ask(
+        &k,
+        "Did I spend more in the past 6 months or the previous 6 months?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): in the last 6 months, none; in the previous 6 months \
+         (2025-05-10 to 2025-11-09), 1,494.99 USD over 3 records. No cost is recorded in the last 6 months, so \
+         only in the previous 6 months (2025-05-10 to 2025-11-09) has one."
+    );
+    // The earlier period named first.
+    let a = ask(
+        &k,
+        "Did I spend less in the previous 6 months than in the last 6 months?",
+    );
+    assert!(
+        a.text.starts_with(
+            "Costs recorded for the vehicle (purchase excluded): in the previous 6 months (2025-05-10 to \
+             2025-11-09), 1,494.99 USD over 3 records; in the last 6 months, none."
+        ),
+        "{}",
+        a.text
+    );
+    let a = ask(
+        &k,
+        "Did I change the oil more often in the last 12 months than in the 12 months before that?",
+    );
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Recorded: in the last 12 months, 1 oil change; in the previous 12 months (2024-05-10 to 2025-05-09), \
+         2 oil changes. More in the previous 12 months (2024-05-10 to 2025-05-09), by 1 oil change."
+    );
+    assert_eq!(cited(&a), ["e07", "e02", "e03"]);
+    let a = ask(
+        &k,
+        "Did I spend more in the last 30 days than the 30 days before?",
+    );
+    assert_eq!(
+        a.text,
+        "No cost is recorded for the vehicle (purchase excluded) in the last 30 days or in the previous 30 days \
+         (2026-03-11 to 2026-04-09)."
+    );
+    let a = ask(
+        &k,
+        "more spent in the past 2 weeks than the 2 weeks before?",
+    );
+    assert!(
+        a.text
+            .contains("in the previous 14 days (2026-04-12 to 2026-04-25)"),
+        "{}",
+        a.text
+    );
+    // Last month (April 2026) and the month before it (March 2026).
+    let mut months = k.clone();
+    for (id, on, cents) in [
+        ("april", at(2026, 4, 20), 7_500),
+        ("march", at(2026, 3, 2), 5_000),
+    ] {
+        let mut e = months.events[3].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        e.cost_cents = Some(cents);
+        months.events.push(e);
+    }
+    months.sort_events();
+    let a = ask(
+        &months,
+        "Did I spend more last month than the month before?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): last month (April 2026), 75.00 USD over 1 record; \
+         in March 2026, 50.00 USD over 1 record. More was spent last month (April 2026), by 25.00 USD."
+    );
+    let a = ask(
+        &k,
+        "Did I spend more in the last 6 months than the 30 days before?",
+    );
+    assert!(
+        a.text
+            .starts_with("I could not read the time range “the 30 days before”."),
+        "{}",
+        a.text
+    );
+    assert!(a.citations.is_empty());
+}
+
 /// A count names what it counts where the engine knows its noun: "1 repair", "2 oil changes", "6 shop visits",
 /// not "1 time".
 #[test]
