@@ -32,8 +32,8 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
 /// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
 /// other work. 1.3.0: counts named by their noun ("1 repair", "2 oil changes"); rolling periods compared ("the
-/// last 6 months than the 6 months before"). Only the label changes for stored turns: each keeps the version
-/// that answered it, and a
+/// last 6 months than the 6 months before"); a period compared that is still running said to be counted so
+/// far. Only the label changes for stored turns: each keeps the version that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
 pub const ENGINE_VERSION: &str = "1.3.0";
 
@@ -876,6 +876,49 @@ impl Ctx<'_> {
         }
     }
 
+    /// A period of a comparison as the answer names it: its range's label, and for a calendar period still
+    /// running (this year, this month, 2026 asked in 2026, a quarter not over) that it is counted so far, as a
+    /// whole period compared with a part of one would mislead: "this year (2026 so far, to 3 Dec)", "in 2026 so
+    /// far (to 3 Dec)". A rolling period ("in the last 6 months") or one counted up to now ("since 2024") says
+    /// so already.
+    fn period_label(&self, slots: &Slots) -> String {
+        let label = self.range_label(slots).trim().to_string();
+        let Some(r) = self.range(slots) else {
+            return label;
+        };
+        let running = match &slots.range {
+            Some(RangeSpec::ThisYear | RangeSpec::ThisMonth) => true,
+            Some(
+                RangeSpec::LastMonths { .. }
+                | RangeSpec::LastDays { .. }
+                | RangeSpec::SincePurchase
+                | RangeSpec::SinceMonth { .. }
+                | RangeSpec::SinceYear { .. }
+                | RangeSpec::BeforePurchase
+                | RangeSpec::MonthsBefore { .. }
+                | RangeSpec::DaysBefore { .. }
+                | RangeSpec::Dates { to: None, .. },
+            )
+            | None => false,
+            Some(_) => r.from <= self.now && self.now < r.to,
+        };
+        if !running {
+            return label;
+        }
+        let to = format!("to {}", self.now.format("%-d %b"));
+        match label.strip_suffix(')') {
+            Some(open)
+                if matches!(
+                    slots.range,
+                    Some(RangeSpec::ThisYear | RangeSpec::ThisMonth)
+                ) =>
+            {
+                format!("{open} so far, {to})")
+            }
+            _ => format!("{label} so far ({to})"),
+        }
+    }
+
     /// " at Discount Tire" when the question keeps only one vendor's records: the answer names that filter,
     /// so its counts and "nothing recorded" are read as that vendor's, never the vehicle's.
     fn vendor_label(&self, slots: &Slots) -> String {
@@ -1276,8 +1319,8 @@ impl Ctx<'_> {
         };
         let found = [self.select(&periods[0]), self.select(&periods[1])];
         let labels = [
-            self.range_label(&periods[0]).trim().to_string(),
-            self.range_label(&periods[1]).trim().to_string(),
+            self.period_label(&periods[0]),
+            self.period_label(&periods[1]),
         ];
         let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
         let nouns = count_nouns(s).filter(|_| !records_only);
@@ -1597,8 +1640,8 @@ impl Ctx<'_> {
             totals(found[1].iter().copied()),
         ];
         let labels = [
-            self.range_label(&periods[0]).trim().to_string(),
-            self.range_label(&periods[1]).trim().to_string(),
+            self.period_label(&periods[0]),
+            self.period_label(&periods[1]),
         ];
         let what = if s.has_subject() {
             self.subject(s)

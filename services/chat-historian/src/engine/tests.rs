@@ -3688,8 +3688,9 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     assert_eq!(a.understanding.slots.compare, Some(RangeSpec::LastYear));
     assert_eq!(
         a.text,
-        "Costs recorded for the vehicle (purchase excluded): this year (2026), 100.00 USD over 1 record; last \
-         year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 USD."
+        "Costs recorded for the vehicle (purchase excluded): this year (2026 so far, to 10 May), 100.00 USD over \
+         1 record; last year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 \
+         USD."
     );
     assert_eq!(cited(&a), ["r26", "e04", "e05", "e06", "e07"]);
     // A kind, and the possessive "last year's": maintenance in 2026 none, in 2025 e07 129.99 USD.
@@ -3699,8 +3700,9 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     );
     assert_eq!(
         a.text,
-        "Costs recorded for maintenance: this year (2026), none; last year (2025), 129.99 USD over 1 record. \
-         No cost is recorded this year (2026), so only last year (2025) has one."
+        "Costs recorded for maintenance: this year (2026 so far, to 10 May), none; last year (2025), 129.99 USD \
+         over 1 record. No cost is recorded this year (2026 so far, to 10 May), so only last year (2025) has \
+         one."
     );
     assert_eq!(cited(&a), ["e07"]);
     // Years named, "or": repairs in 2025 (e04, 487.50 USD) and in 2026 (r26, 100.00 USD).
@@ -3708,8 +3710,8 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     assert_eq!(a.understanding.intent, Intent::TotalCost);
     assert_eq!(
         a.text,
-        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026, 100.00 USD over 1 record. More \
-         was spent in 2025, by 387.50 USD."
+        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026 so far (to 10 May), 100.00 USD \
+         over 1 record. More was spent in 2025, by 387.50 USD."
     );
     assert_eq!(cited(&a), ["e04", "r26"]);
     // Equal totals are said to be equal; nothing in either period is said once.
@@ -3771,8 +3773,8 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     let a = ask(&abroad, "Did I spend more this year than last year?");
     assert!(
         a.text.ends_with(
-            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026) has one. In USD: more \
-             was spent last year (2025), by 1,882.49 USD."
+            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026 so far, to 10 May) has \
+             one. In USD: more was spent last year (2025), by 1,882.49 USD."
         ),
         "{}",
         a.text
@@ -4207,6 +4209,55 @@ fn a_rolling_period_is_compared_with_the_one_before_it() {
         a.text
     );
     assert!(a.citations.is_empty());
+}
+
+/// A period compared that is not over yet (this year, this month, the current year named) is said to be
+/// counted so far, to today; a period that has ended is not.
+#[test]
+fn a_period_compared_that_is_not_over_is_said_to_be_counted_so_far() {
+    let mut k = fixture();
+    // Asked on 2026-05-10: a repair this month and one last month.
+    for (id, on, cents) in [
+        ("may", at(2026, 5, 2), 5_000),
+        ("april", at(2026, 4, 20), 7_500),
+    ] {
+        let mut e = k.events[3].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        e.cost_cents = Some(cents);
+        k.events.push(e);
+    }
+    k.sort_events();
+    let a = ask(&k, "Did I spend more this month than last month?");
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): this month (May 2026 so far, to 10 May), 50.00 USD \
+         over 1 record; last month (April 2026), 75.00 USD over 1 record. More was spent last month (April \
+         2026), by 25.00 USD."
+    );
+    assert_eq!(cited(&a), ["may", "april"]);
+    let a = ask(&k, "Were there more repairs this year than last year?");
+    assert_eq!(
+        a.text,
+        "Recorded: this year (2026 so far, to 10 May), 2 repairs; last year (2025), 1 repair. More this year \
+         (2026 so far, to 10 May), by 1 repair."
+    );
+    let a = ask(&k, "Did I spend more in 2026 or 2025?");
+    assert!(
+        a.text
+            .contains("in 2026 so far (to 10 May), 125.00 USD over 2 records"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more in May 2026 than in April 2026?");
+    assert!(
+        a.text
+            .starts_with("Costs recorded for the vehicle (purchase excluded): in May 2026 so far (to 10 May), 50.00 USD over 1 record; in April 2026, 75.00 USD"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more in 2025 than in 2024?");
+    assert!(!a.text.contains("so far"), "{}", a.text);
 }
 
 /// A count names what it counts where the engine knows its noun: "1 repair", "2 oil changes", "6 shop visits",

@@ -1254,7 +1254,7 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
     let turns = history["messages"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0]["engine"], "llm:stand-in");
-    assert_eq!(turns[0]["engineVersion"], "1.2.0");
+    assert_eq!(turns[0]["engineVersion"], "1.3.0");
     assert!(turns[0].get("fallbackReason").is_none());
     assert_eq!(turns[1]["engine"], "deterministic");
     let why = turns[1]["fallbackReason"].as_str().unwrap();
