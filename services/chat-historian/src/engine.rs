@@ -119,7 +119,15 @@ struct RecordFacts {
 }
 
 impl Prepared {
-    pub fn new(knowledge: VehicleKnowledge) -> Prepared {
+    pub fn new(mut knowledge: VehicleKnowledge) -> Prepared {
+        // Selection reads the records by binary search on their time: they must be in the timeline's order
+        // (the stores load them so; a check is one pass).
+        if !knowledge
+            .events
+            .is_sorted_by(|a, b| (a.occurred_at, &a.id) <= (b.occurred_at, &b.id))
+        {
+            knowledge.sort_events();
+        }
         let mut vocabulary = Vocabulary::default();
         let push = |list: &mut Vec<String>, s: &str| {
             if !s.trim().is_empty() && !list.iter().any(|x| x.eq_ignore_ascii_case(s)) {
@@ -986,7 +994,18 @@ impl Ctx<'_> {
         true
     }
 
-    /// The records the slots select, oldest first.
+    /// Whether a record is of the slots' kind (or kinds) and about their subject.
+    fn selects(&self, e: &VehicleEvent, f: &RecordFacts, slots: &Slots) -> bool {
+        let of_kind = if slots.kinds.is_empty() {
+            slots.kind.is_none_or(|k| e.kind == k)
+        } else {
+            slots.kinds.contains(&e.kind)
+        };
+        of_kind && self.about_subject(f, slots)
+    }
+
+    /// The records the slots select, oldest first. The records are kept in (occurredAt, id) order, so the
+    /// range and a "before that" bound the slice read by binary search, not by a walk of the whole history.
     fn select(&self, slots: &Slots) -> Vec<&VehicleEvent> {
         let range = self.range(slots);
         if matches!(
@@ -996,17 +1015,20 @@ impl Ctx<'_> {
         {
             return Vec::new();
         }
-        self.k
-            .events
+        let events = &self.k.events;
+        let mut lo = 0;
+        let mut hi = events.len();
+        if let Some(r) = &range {
+            lo = events.partition_point(|e| e.occurred_at < r.from);
+            hi = events.partition_point(|e| e.occurred_at < r.to);
+        }
+        if let Some(at) = slots.before {
+            hi = hi.min(events.partition_point(|e| e.occurred_at <= at));
+        }
+        let lo = lo.min(hi);
+        events[lo..hi]
             .iter()
-            .zip(&self.p.facts)
-            .filter(|(e, _)| {
-                if slots.kinds.is_empty() {
-                    slots.kind.is_none_or(|k| e.kind == k)
-                } else {
-                    slots.kinds.contains(&e.kind)
-                }
-            })
+            .zip(&self.p.facts[lo..hi])
             .filter(|(e, f)| {
                 let by = |v: &String| {
                     e.vendor
@@ -1020,7 +1042,7 @@ impl Ctx<'_> {
             })
             .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
             .filter(|(e, _)| before_bound(e, slots))
-            .filter(|(_, f)| self.about_subject(f, slots))
+            .filter(|(e, f)| self.selects(e, f, slots))
             .map(|(e, _)| e)
             .collect()
     }
