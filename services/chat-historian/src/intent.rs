@@ -272,6 +272,22 @@ pub struct Slots {
     /// this year): both totals are given and compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<RangeSpec>,
+    /// Several subjects the question joins with "and", "or" or "plus" ("oil changes and repairs": a task and
+    /// a kind; "oil changes or tire rotations"): the records of any of them, each said apart (a cost, a
+    /// count) with their total, never the records that are all of them at once. When it is not empty, `task`,
+    /// `part`, `system`, `kind` and `kinds` are not set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub either: Vec<Subject>,
+}
+
+/// One of several subjects a question joins ([`Slots::either`]): a task or a kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EventKind>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -395,7 +411,10 @@ impl Slots {
     }
 
     pub fn has_subject(&self) -> bool {
-        self.task.is_some() || self.part.is_some() || self.system.is_some()
+        self.task.is_some()
+            || self.part.is_some()
+            || self.system.is_some()
+            || !self.either.is_empty()
     }
 
     /// The records of `kind` in this question's time bounds (its range and "before that"), nothing else.
@@ -467,10 +486,13 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "oil change",
         phrases: &[
             "oil change",
+            "oil changes",
             "oil changed",
             "change the oil",
             "changed the oil",
             "oil and filter",
+            "oil and filter change",
+            "oil and filter changes",
             "oil",
         ],
     },
@@ -518,7 +540,9 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "battery test",
         phrases: &[
             "battery test",
+            "battery tests",
             "battery check",
+            "battery checks",
             "battery tested",
             "battery checked",
         ],
@@ -2017,6 +2041,86 @@ fn kinds_of(q: &str) -> Vec<EventKind> {
     }
 }
 
+/// The subjects a question joins with "and", "or" or "plus" ("oil changes and repairs", "oil changes, tire
+/// rotations or repairs", "on oil changes and on repairs"), when a task is among them and they are two at
+/// least: the records of any of them are meant, not those that are all of them at once. Task phrases are read
+/// longest first and each word once, so a task's own phrase holding "and" stays one task ("oil and filter
+/// change"), and words that are not a subject between two ("oil change and filter", "oil leak repair") join
+/// nothing. Kinds alone are `kinds` ("maintenance and repairs"). `q` is normalised, with commas read as "and".
+fn joined_subjects(q: &str) -> Vec<Subject> {
+    const CONNECTIVES: [&str; 12] = [
+        "and", "or", "plus", "also", "as", "well", "the", "my", "our", "any", "on", "for",
+    ];
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let mut taken = vec![false; words.len()];
+    // (first word, word after the last, what it names), longest phrase first.
+    let mut found: Vec<(usize, usize, Subject)> = Vec::new();
+    let mut phrases: Vec<(Vec<&str>, Subject)> = TASKS
+        .iter()
+        .flat_map(|t| {
+            t.phrases.iter().map(|p| {
+                let subject = Subject {
+                    task: Some(t.code.to_string()),
+                    kind: None,
+                };
+                (p.split(' ').collect(), subject)
+            })
+        })
+        .collect();
+    phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>()));
+    let kinds = KIND_WORDS.iter().flat_map(|(k, ws)| {
+        ws.iter().map(|w| {
+            let subject = Subject {
+                task: None,
+                kind: Some(*k),
+            };
+            (w.split(' ').collect::<Vec<&str>>(), subject)
+        })
+    });
+    // Tasks first: "transmission service" is a task, not a service.
+    let mut kinds: Vec<(Vec<&str>, Subject)> = kinds.collect();
+    kinds.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>()));
+    for (phrase, subject) in phrases.iter().chain(kinds.iter()) {
+        let n = phrase.len();
+        let mut i = 0;
+        while i + n <= words.len() {
+            if words[i..i + n] == phrase[..] && !taken[i..i + n].iter().any(|t| *t) {
+                taken[i..i + n].iter_mut().for_each(|t| *t = true);
+                found.push((i, i + n, subject.clone()));
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    found.sort_by_key(|(start, ..)| *start);
+    let joined = |a: &(usize, usize, Subject), b: &(usize, usize, Subject)| {
+        let between = &words[a.1..b.0];
+        !between.is_empty()
+            && between.iter().all(|w| CONNECTIVES.contains(w))
+            && between.iter().any(|w| matches!(*w, "and" | "or" | "plus"))
+    };
+    let mut chain: Vec<Subject> = Vec::new();
+    for (i, item) in found.iter().enumerate() {
+        if i > 0 && joined(&found[i - 1], item) {
+            if !chain.contains(&item.2) {
+                chain.push(item.2.clone());
+            }
+            continue;
+        }
+        // A chain ends: kept when it names a task and something else.
+        if chain.len() > 1 && chain.iter().any(|s| s.task.is_some()) {
+            return chain;
+        }
+        chain = vec![item.2.clone()];
+    }
+    if chain.len() > 1 && chain.iter().any(|s| s.task.is_some()) {
+        chain
+    } else {
+        Vec::new()
+    }
+}
+
 /// What a cost question asks the cost of, in its own words, when nothing else read it: "the roof rack" in
 /// "How much did the roof rack cost?", "floor mats" in "spent on floor mats". Pronouns and the vehicle
 /// itself are not a subject.
@@ -3123,6 +3227,35 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     {
         slots.subject = Some(subject.clone());
         slots.part = Some(subject);
+    }
+    // Subjects joined ("How much have I spent on oil changes and repairs?"): the records of any of them, each
+    // said apart with their total — not the records that are an oil change and a repair at once.
+    if matches!(
+        intent,
+        Intent::TotalCost
+            | Intent::CountDone
+            | Intent::LastDone
+            | Intent::WhoDid
+            | Intent::ListEvents
+    ) && slots.part.is_none()
+        && slots.system.is_none()
+        && slots.measurement.is_none()
+        && slots.specification.is_none()
+    {
+        let listed = normalise(&question.replace(',', " and "));
+        let listed = if q_vendor.trim().is_empty() {
+            listed
+        } else {
+            listed.replace(&q_vendor, " ")
+        };
+        let either = joined_subjects(&listed);
+        if !either.is_empty() {
+            slots.task = None;
+            slots.kind = None;
+            slots.kinds.clear();
+            slots.subject = None;
+            slots.either = either;
+        }
     }
     Understanding { intent, slots }
 }

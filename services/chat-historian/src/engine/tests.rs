@@ -4098,6 +4098,107 @@ fn counts_compared_over_two_periods_and_the_year_before() {
     );
 }
 
+/// "Oil changes and repairs" asks for the records of either, not the records that are both (none: "No cost is
+/// recorded for oil change" was the answer): each subject's sum or count is said apart, with their total, a
+/// record under two of them counted once in it; a task's own phrase holding "and" stays one task.
+#[test]
+fn subjects_joined_by_and_are_each_said_apart_with_their_total() {
+    let k = fixture();
+    let a = ask(&k, "How much have I spent on oil changes and repairs?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        a.text,
+        "You spent 912.47 USD on oil changes and repairs, over 4 records. On oil changes, 424.97 USD over 3 \
+         records; on repairs, 487.50 USD over 1 record. 1 of these records also includes other work (tire \
+         rotation): its whole cost is counted, as the record does not split it."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"]);
+    for q in [
+        "How much did I spend on repairs or oil changes?",
+        "What have repairs, and oil changes, cost me?",
+        "How much did I spend on repairs plus oil changes?",
+    ] {
+        let a = ask(&k, q);
+        assert!(
+            a.text.starts_with(
+                "You spent 912.47 USD on repairs and oil changes, over 4 records. On repairs, 487.50 USD over \
+                 1 record; on oil changes, 424.97 USD over 3 records."
+            ),
+            "{q}: {}",
+            a.text
+        );
+        assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"], "{q}");
+    }
+    let a = ask(&k, "How many oil changes and repairs have I had?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 repair, on \
+         2025-01-15. 4 records in all."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"]);
+    // Two tasks: e02 is an oil change and a tire rotation, counted once in the total (and its other work is
+    // asked, so nothing else is said of it).
+    let a = ask(
+        &k,
+        "How much have I spent on oil changes and tire rotations?",
+    );
+    assert_eq!(
+        a.text,
+        "You spent 424.97 USD on oil changes and tire rotations, over 3 records. On oil changes, 424.97 USD \
+         over 3 records; on tire rotations, 129.99 USD over 1 record. 1 record falls under both: the total \
+         counts it once."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e07"]);
+    let a = ask(
+        &k,
+        "How many oil changes and tire rotations have there been?",
+    );
+    assert_eq!(
+        a.text,
+        "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 tire rotation, on \
+         2024-06-01. 3 records in all (1 holds both, counted once)."
+    );
+    // The last of either; nothing of either.
+    let a = ask(&k, "When was the last oil change or repair?");
+    assert!(
+        a.text
+            .starts_with("The last oil change or repair was on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), ["e07"]);
+    let a = ask(
+        &k,
+        "How much did I spend on oil changes and repairs in 2019?",
+    );
+    assert_eq!(
+        a.text,
+        "No cost is recorded for oil changes or repairs in 2019."
+    );
+    assert!(a.citations.is_empty());
+    // One task whose words hold "and": not split.
+    for q in [
+        "How much have I spent on oil change and filter?",
+        "How much have I spent on oil and filter changes?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(
+            a.understanding.slots.task.as_deref(),
+            Some("oil_change"),
+            "{q}"
+        );
+        assert!(
+            a.text
+                .starts_with("You spent 424.97 USD on oil change, over 3 records."),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "How many oil and filter changes have I had?");
+    assert!(a.text.starts_with("3 oil changes recorded,"), "{}", a.text);
+}
+
 /// A rolling period compared with the one before it: "the last 12 months than the 12 months before", "the
 /// previous 6 months", "the 30 days before", "the year before" the past year — each span ending where the
 /// first begins, said with its days — and "the month before" last month; a span of another unit than the
