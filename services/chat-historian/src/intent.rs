@@ -2051,36 +2051,51 @@ fn joined_subjects(q: &str) -> Vec<Subject> {
     const CONNECTIVES: [&str; 12] = [
         "and", "or", "plus", "also", "as", "well", "the", "my", "our", "any", "on", "for",
     ];
+    // Most questions join nothing: no word of joining, nothing to read.
+    if !has_any(q, &["and", "or", "plus"]) {
+        return Vec::new();
+    }
+    // Every task phrase (longest first), then every kind's word (longest first: "transmission service" is a
+    // task, not a service), as words, built once.
+    type Phrases = Vec<(Vec<&'static str>, Subject)>;
+    static PHRASES: std::sync::LazyLock<Phrases> = std::sync::LazyLock::new(|| {
+        let longest_first = |list: &mut Phrases| {
+            list.sort_by_key(|(p, _)| {
+                std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>())
+            })
+        };
+        let mut tasks: Phrases = (TASKS.iter())
+            .flat_map(|t| {
+                t.phrases.iter().map(|p| {
+                    let subject = Subject {
+                        task: Some(t.code.to_string()),
+                        kind: None,
+                    };
+                    (p.split(' ').collect(), subject)
+                })
+            })
+            .collect();
+        longest_first(&mut tasks);
+        let mut kinds: Phrases = (KIND_WORDS.iter())
+            .flat_map(|(k, ws)| {
+                ws.iter().map(|w| {
+                    let subject = Subject {
+                        task: None,
+                        kind: Some(*k),
+                    };
+                    (w.split(' ').collect(), subject)
+                })
+            })
+            .collect();
+        longest_first(&mut kinds);
+        tasks.extend(kinds);
+        tasks
+    });
     let words: Vec<&str> = q.split_whitespace().collect();
     let mut taken = vec![false; words.len()];
-    // (first word, word after the last, what it names), longest phrase first.
+    // (first word, word after the last, what it names).
     let mut found: Vec<(usize, usize, Subject)> = Vec::new();
-    let mut phrases: Vec<(Vec<&str>, Subject)> = TASKS
-        .iter()
-        .flat_map(|t| {
-            t.phrases.iter().map(|p| {
-                let subject = Subject {
-                    task: Some(t.code.to_string()),
-                    kind: None,
-                };
-                (p.split(' ').collect(), subject)
-            })
-        })
-        .collect();
-    phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>()));
-    let kinds = KIND_WORDS.iter().flat_map(|(k, ws)| {
-        ws.iter().map(|w| {
-            let subject = Subject {
-                task: None,
-                kind: Some(*k),
-            };
-            (w.split(' ').collect::<Vec<&str>>(), subject)
-        })
-    });
-    // Tasks first: "transmission service" is a task, not a service.
-    let mut kinds: Vec<(Vec<&str>, Subject)> = kinds.collect();
-    kinds.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>()));
-    for (phrase, subject) in phrases.iter().chain(kinds.iter()) {
+    for (phrase, subject) in PHRASES.iter() {
         let n = phrase.len();
         let mut i = 0;
         while i + n <= words.len() {
