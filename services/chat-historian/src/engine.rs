@@ -1501,8 +1501,9 @@ impl Ctx<'_> {
         } else {
             format!("{}{at} recorded", capitalised(&self.subject(s)))
         };
+        // Several subjects joined ("oil changes and repairs") are counted as the records of any of them.
         let times = |n: usize| match &nouns {
-            _ if records_only => plural(n, "record", "records"),
+            _ if records_only || !s.either.is_empty() => plural(n, "record", "records"),
             Some((one, many)) => plural(n, one, many),
             None => plural(n, "time", "times"),
         };

@@ -4159,6 +4159,17 @@ fn subjects_joined_by_and_are_each_said_apart_with_their_total() {
         "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 tire rotation, on \
          2024-06-01. 3 records in all (1 holds both, counted once)."
     );
+    // Compared over two periods: the records of either in each.
+    let a = ask(
+        &k,
+        "Were there more oil changes or repairs in 2025 than in 2024?",
+    );
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Oil changes and repairs recorded: in 2025, 2 records; in 2024, 2 records. The two are equal."
+    );
+    assert_eq!(cited(&a), ["e04", "e07", "e02", "e03"]);
     // The last of either; nothing of either.
     let a = ask(&k, "When was the last oil change or repair?");
     assert!(
