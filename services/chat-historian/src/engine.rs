@@ -17,7 +17,7 @@ use vwc_contracts::{EventDetails, EventKind, KM_PER_MILE, OdometerUnit, VehicleE
 use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
-    Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
+    Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, Subject, TimeRange, Understanding,
     VehicleFact, Vocabulary, normalise, resolve_range, specification, system_of_part, task_noun,
     understand, without_task_phrases,
 };
@@ -31,9 +31,12 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// record's cost said to be counted whole, common parts no record names. 1.2.0: a part asked is answered from
 /// the records naming it (not a task's phrase, not notes of what was seen, not another task's part), else from
 /// its system's work saying no record names it; a part's cost and a follow-up's cost say when the record holds
-/// other work. Only the label changes for stored turns: each keeps the version that answered it, and a
+/// other work. 1.3.0: subjects joined ("oil changes and repairs") are the records of any of them, each said
+/// apart with their total; rolling periods compared ("the last 6 months than the 6 months before"); a period
+/// compared that is still running said to be counted so far; counts named by their noun ("1 repair"). Only
+/// the label changes for stored turns: each keeps the version that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
-pub const ENGINE_VERSION: &str = "1.2.0";
+pub const ENGINE_VERSION: &str = "1.3.0";
 
 /// A record an answer used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -117,7 +120,15 @@ struct RecordFacts {
 }
 
 impl Prepared {
-    pub fn new(knowledge: VehicleKnowledge) -> Prepared {
+    pub fn new(mut knowledge: VehicleKnowledge) -> Prepared {
+        // Selection reads the records by binary search on their time: they must be in the timeline's order
+        // (the stores load them so; a check is one pass).
+        if !knowledge
+            .events
+            .is_sorted_by(|a, b| (a.occurred_at, &a.id) <= (b.occurred_at, &b.id))
+        {
+            knowledge.sort_events();
+        }
         let mut vocabulary = Vocabulary::default();
         let push = |list: &mut Vec<String>, s: &str| {
             if !s.trim().is_empty() && !list.iter().any(|x| x.eq_ignore_ascii_case(s)) {
@@ -735,6 +746,90 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether a record is about one of the subjects a question joins: of its kind, holding its task.
+fn is_about(e: &VehicleEvent, f: &RecordFacts, one: &Subject) -> bool {
+    one.kind.is_none_or(|k| e.kind == k) && one.task.as_ref().is_none_or(|t| f.tasks.contains(t))
+}
+
+/// How a count names one record of a kind and several: "repair", "repairs"; "fill-up", "fill-ups";
+/// maintenance "service", "services".
+fn kind_count_nouns(kind: EventKind) -> (String, String) {
+    let many = match kind {
+        EventKind::Acquisition => "purchases",
+        EventKind::Maintenance => return ("service".into(), "services".into()),
+        EventKind::Repair => "repairs",
+        EventKind::Collision => "collisions",
+        EventKind::Upgrade => "upgrades",
+        EventKind::Valuation => "valuations",
+        EventKind::OdometerReading => "odometer readings",
+        EventKind::Fuel => "fill-ups",
+    };
+    (kind_one(kind).to_string(), many.to_string())
+}
+
+/// How a count names one record of a task and several: "oil change", "oil changes".
+fn task_count_nouns(task: &str) -> (String, String) {
+    let one = task_noun(task);
+    let many = format!("{one}s");
+    (one, many)
+}
+
+/// How a count names one record of what the slots ask about, and several: "oil change", "oil changes";
+/// "repair", "repairs"; "shop visit", "shop visits"; `None` when it knows no noun for them (a part, a system,
+/// several kinds or subjects, none).
+fn count_nouns(s: &Slots) -> Option<(String, String)> {
+    if s.kinds == SHOP_KINDS && s.subject.as_deref() == Some("shop visit") {
+        return Some(("shop visit".into(), "shop visits".into()));
+    }
+    if !s.either.is_empty() || s.part.is_some() || s.system.is_some() || !s.kinds.is_empty() {
+        return None;
+    }
+    match (&s.task, s.kind) {
+        (Some(t), _) => Some(task_count_nouns(t)),
+        (None, Some(k)) => Some(kind_count_nouns(k)),
+        (None, None) => None,
+    }
+}
+
+/// One of the subjects a question joins as a count names it ("oil change", "oil changes"; "repair",
+/// "repairs").
+fn subject_count_nouns(one: &Subject) -> (String, String) {
+    match (&one.task, one.kind) {
+        (Some(t), _) => task_count_nouns(t),
+        (None, Some(k)) => kind_count_nouns(k),
+        (None, None) => ("record".into(), "records".into()),
+    }
+}
+
+/// One of the subjects a question joins as a cost names what it was spent on: "oil changes", "repairs",
+/// "maintenance", "fuel".
+fn subject_cost_noun(one: &Subject) -> String {
+    match (&one.task, one.kind) {
+        (Some(t), _) => task_count_nouns(t).1,
+        (None, Some(k)) => kind_noun(k).to_string(),
+        (None, None) => "records".into(),
+    }
+}
+
+/// One record of a subject a question joins, as "No … is recorded" and "The last …" name it: "oil change",
+/// "repair".
+fn subject_one(one: &Subject) -> String {
+    match (&one.task, one.kind) {
+        (Some(t), _) => task_noun(t),
+        (None, Some(k)) => kind_one(k).to_string(),
+        (None, None) => "record".into(),
+    }
+}
+
+/// `items` joined as a list reads: "a", "a and b", "a, b and c" (`last` the last joining word).
+fn listed(items: &[String], last: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., tail] => format!("{} {last} {tail}", init.join(", ")),
+    }
+}
+
 /// Whether a record is inside a follow-up's "before that": before the cited record in the timeline's order
 /// (occurredAt, then id), or before the instant when no record bounds it.
 fn before_bound(e: &VehicleEvent, slots: &Slots) -> bool {
@@ -834,6 +929,49 @@ impl Ctx<'_> {
         }
     }
 
+    /// A period of a comparison as the answer names it: its range's label, and for a calendar period still
+    /// running (this year, this month, 2026 asked in 2026, a quarter not over) that it is counted so far, as a
+    /// whole period compared with a part of one would mislead: "this year (2026 so far, to 3 Dec)", "in 2026 so
+    /// far (to 3 Dec)". A rolling period ("in the last 6 months") or one counted up to now ("since 2024") says
+    /// so already.
+    fn period_label(&self, slots: &Slots) -> String {
+        let label = self.range_label(slots).trim().to_string();
+        let Some(r) = self.range(slots) else {
+            return label;
+        };
+        let running = match &slots.range {
+            Some(RangeSpec::ThisYear | RangeSpec::ThisMonth) => true,
+            Some(
+                RangeSpec::LastMonths { .. }
+                | RangeSpec::LastDays { .. }
+                | RangeSpec::SincePurchase
+                | RangeSpec::SinceMonth { .. }
+                | RangeSpec::SinceYear { .. }
+                | RangeSpec::BeforePurchase
+                | RangeSpec::MonthsBefore { .. }
+                | RangeSpec::DaysBefore { .. }
+                | RangeSpec::Dates { to: None, .. },
+            )
+            | None => false,
+            Some(_) => r.from <= self.now && self.now < r.to,
+        };
+        if !running {
+            return label;
+        }
+        let to = format!("to {}", self.now.format("%-d %b"));
+        match label.strip_suffix(')') {
+            Some(open)
+                if matches!(
+                    slots.range,
+                    Some(RangeSpec::ThisYear | RangeSpec::ThisMonth)
+                ) =>
+            {
+                format!("{open} so far, {to})")
+            }
+            _ => format!("{label} so far ({to})"),
+        }
+    }
+
     /// " at Discount Tire" when the question keeps only one vendor's records: the answer names that filter,
     /// so its counts and "nothing recorded" are read as that vendor's, never the vehicle's.
     fn vendor_label(&self, slots: &Slots) -> String {
@@ -901,7 +1039,22 @@ impl Ctx<'_> {
         true
     }
 
-    /// The records the slots select, oldest first.
+    /// Whether a record is of the slots' kind (or kinds) and about their subject — of any of the subjects a
+    /// question joins ([`Slots::either`]).
+    fn selects(&self, e: &VehicleEvent, f: &RecordFacts, slots: &Slots) -> bool {
+        if !slots.either.is_empty() {
+            return slots.either.iter().any(|one| is_about(e, f, one));
+        }
+        let of_kind = if slots.kinds.is_empty() {
+            slots.kind.is_none_or(|k| e.kind == k)
+        } else {
+            slots.kinds.contains(&e.kind)
+        };
+        of_kind && self.about_subject(f, slots)
+    }
+
+    /// The records the slots select, oldest first. The records are kept in (occurredAt, id) order, so the
+    /// range and a "before that" bound the slice read by binary search, not by a walk of the whole history.
     fn select(&self, slots: &Slots) -> Vec<&VehicleEvent> {
         let range = self.range(slots);
         if matches!(
@@ -911,17 +1064,20 @@ impl Ctx<'_> {
         {
             return Vec::new();
         }
-        self.k
-            .events
+        let events = &self.k.events;
+        let mut lo = 0;
+        let mut hi = events.len();
+        if let Some(r) = &range {
+            lo = events.partition_point(|e| e.occurred_at < r.from);
+            hi = events.partition_point(|e| e.occurred_at < r.to);
+        }
+        if let Some(at) = slots.before {
+            hi = hi.min(events.partition_point(|e| e.occurred_at <= at));
+        }
+        let lo = lo.min(hi);
+        events[lo..hi]
             .iter()
-            .zip(&self.p.facts)
-            .filter(|(e, _)| {
-                if slots.kinds.is_empty() {
-                    slots.kind.is_none_or(|k| e.kind == k)
-                } else {
-                    slots.kinds.contains(&e.kind)
-                }
-            })
+            .zip(&self.p.facts[lo..hi])
             .filter(|(e, f)| {
                 let by = |v: &String| {
                     e.vendor
@@ -935,12 +1091,16 @@ impl Ctx<'_> {
             })
             .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
             .filter(|(e, _)| before_bound(e, slots))
-            .filter(|(_, f)| self.about_subject(f, slots))
+            .filter(|(e, f)| self.selects(e, f, slots))
             .map(|(e, _)| e)
             .collect()
     }
 
     fn subject(&self, slots: &Slots) -> String {
+        if !slots.either.is_empty() {
+            let each: Vec<String> = slots.either.iter().map(subject_cost_noun).collect();
+            return listed(&each, "and");
+        }
         if let Some(s) = &slots.subject {
             return isolated(s);
         }
@@ -955,6 +1115,10 @@ impl Ctx<'_> {
     /// on it ("work on the brakes"), which reads for "brakes" and "battery" alike; empty when nothing names
     /// it.
     fn one_of(&self, slots: &Slots) -> String {
+        if !slots.either.is_empty() {
+            let each: Vec<String> = slots.either.iter().map(subject_one).collect();
+            return listed(&each, "or");
+        }
         if slots.task.is_some() || slots.kinds == SHOP_KINDS {
             return self.subject(slots);
         }
@@ -1174,39 +1338,138 @@ impl Ctx<'_> {
         let (Some(first), Some(last)) = (found.first(), found.last()) else {
             return self.nothing(&self.one_of(s), s);
         };
+        if !s.either.is_empty() {
+            return self.count_each(s, &found);
+        }
         // Only a vendor named ("How many dealer visits?"): its records counted, not "Record: 2 times".
         let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
-        let text = if records_only && found.len() == 1 {
-            format!(
+        let text = match (records_only, count_nouns(s)) {
+            (true, _) if found.len() == 1 => format!(
                 "1 record{}: {}.",
                 self.bounds_label(s),
                 self.describe(first)
-            )
-        } else if records_only {
-            format!(
+            ),
+            (true, _) => format!(
                 "{} records{}, the first on {} and the latest on {}.",
                 found.len(),
                 self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
-            )
-        } else if found.len() == 1 {
-            format!(
+            ),
+            // What is counted named by its noun: "1 repair recorded", "3 oil changes recorded".
+            (false, Some((one, _))) if found.len() == 1 => format!(
+                "1 {one} recorded{}, on {}.",
+                self.bounds_label(s),
+                self.describe(first)
+            ),
+            (false, Some((_, many))) => format!(
+                "{} {many} recorded{}, the first on {} and the latest on {}.",
+                found.len(),
+                self.bounds_label(s),
+                date(&first.occurred_at),
+                date(&last.occurred_at)
+            ),
+            (false, None) if found.len() == 1 => format!(
                 "{}: 1 time recorded{}, on {}.",
                 capitalised(&subject),
                 self.bounds_label(s),
                 self.describe(first)
-            )
-        } else {
-            format!(
+            ),
+            (false, None) => format!(
                 "{}: {} times recorded{}, the first on {} and the latest on {}.",
                 capitalised(&subject),
                 found.len(),
                 self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
-            )
+            ),
         };
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    /// The decoded facts of one of the vehicle's records, found by binary search on the timeline's order.
+    fn facts_of(&self, e: &VehicleEvent) -> &RecordFacts {
+        let events = &self.k.events;
+        let i = events
+            .binary_search_by(|x| {
+                (x.occurred_at, x.id.as_str()).cmp(&(e.occurred_at, e.id.as_str()))
+            })
+            .ok()
+            .or_else(|| events.iter().position(|x| x.id == e.id))
+            .expect("a selected record is one of the vehicle's");
+        &self.p.facts[i]
+    }
+
+    /// Of `found` (the records of any subject a question joins), those of each subject, in the order asked,
+    /// and how many of them fall under more than one.
+    fn by_subject<'e>(
+        &self,
+        s: &Slots,
+        found: &[&'e VehicleEvent],
+    ) -> (Vec<Vec<&'e VehicleEvent>>, usize) {
+        let mut each: Vec<Vec<&VehicleEvent>> = vec![Vec::new(); s.either.len()];
+        let mut shared = 0;
+        for &e in found {
+            let f = self.facts_of(e);
+            let mut under = 0;
+            for (i, one) in s.either.iter().enumerate() {
+                if is_about(e, f, one) {
+                    each[i].push(e);
+                    under += 1;
+                }
+            }
+            if under > 1 {
+                shared += 1;
+            }
+        }
+        (each, shared)
+    }
+
+    /// " (1 holds both, counted once)" when records fall under more than one of the subjects a question joins.
+    fn counted_once(s: &Slots, shared: usize) -> String {
+        if shared == 0 {
+            return String::new();
+        }
+        format!(
+            " ({shared} {} {}, counted once)",
+            if shared == 1 { "holds" } else { "hold" },
+            if s.either.len() == 2 {
+                "both"
+            } else {
+                "more than one of them"
+            }
+        )
+    }
+
+    /// "How many oil changes and repairs have I had?": each subject's count by its noun, with its first and
+    /// latest dates, and the records in all (a record of two of them counted once), citing every one.
+    fn count_each(&self, s: &Slots, found: &[&VehicleEvent]) -> Answer {
+        let (each, shared) = self.by_subject(s, found);
+        let items: Vec<String> = s
+            .either
+            .iter()
+            .zip(&each)
+            .map(|(one, es)| {
+                let (noun, nouns) = subject_count_nouns(one);
+                match es.as_slice() {
+                    [] => format!("no {noun}"),
+                    [only] => format!("1 {noun}, on {}", date(&only.occurred_at)),
+                    [first, .., last] => format!(
+                        "{} {nouns}, the first on {} and the latest on {}",
+                        es.len(),
+                        date(&first.occurred_at),
+                        date(&last.occurred_at)
+                    ),
+                }
+            })
+            .collect();
+        let text = format!(
+            "Recorded{}: {}. {} in all{}.",
+            self.bounds_label(s),
+            items.join("; "),
+            plural(found.len(), "record", "records"),
+            Self::counted_once(s, shared)
+        );
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
 
@@ -1224,22 +1487,25 @@ impl Ctx<'_> {
         };
         let found = [self.select(&periods[0]), self.select(&periods[1])];
         let labels = [
-            self.range_label(&periods[0]).trim().to_string(),
-            self.range_label(&periods[1]).trim().to_string(),
+            self.period_label(&periods[0]),
+            self.period_label(&periods[1]),
         ];
         let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
-        let what = if records_only {
-            "Records".to_string()
-        } else {
-            capitalised(&self.subject(s))
-        };
+        let nouns = count_nouns(s).filter(|_| !records_only);
         let at = self.vendor_label(s);
-        let times = |n: usize| {
-            if records_only {
-                plural(n, "record", "records")
-            } else {
-                plural(n, "time", "times")
-            }
+        // Counted by their noun where it is known ("Recorded: in 2025, 1 oil change; …"), else as times.
+        let head = if records_only {
+            format!("Records{at} recorded")
+        } else if nouns.is_some() {
+            format!("Recorded{at}")
+        } else {
+            format!("{}{at} recorded", capitalised(&self.subject(s)))
+        };
+        // Several subjects joined ("oil changes and repairs") are counted as the records of any of them.
+        let times = |n: usize| match &nouns {
+            _ if records_only || !s.either.is_empty() => plural(n, "record", "records"),
+            Some((one, many)) => plural(n, one, many),
+            None => plural(n, "time", "times"),
         };
         let each: Vec<String> = (0..2)
             .map(|i| format!("{}, {}", labels[i], times(found[i].len())))
@@ -1253,7 +1519,7 @@ impl Ctx<'_> {
                 format!("More {}, by {}.", labels[more], times(by))
             }
         };
-        let text = format!("{what}{at} recorded: {}. {verdict}", each.join("; "));
+        let text = format!("{head}: {}. {verdict}", each.join("; "));
         let mut citations: Vec<Citation> = Vec::new();
         for e in found.iter().flatten() {
             cite_once(&mut citations, e);
@@ -1303,7 +1569,9 @@ impl Ctx<'_> {
             return text_answer(
                 format!(
                     "Nothing is recorded{}{}.",
-                    kinds_noun(s).map(|k| format!(" ({k})")).unwrap_or_default(),
+                    (kinds_noun(s).or_else(|| (!s.either.is_empty()).then(|| self.subject(s))))
+                        .map(|k| format!(" ({k})"))
+                        .unwrap_or_default(),
                     self.bounds_label(s)
                 ),
                 Vec::new(),
@@ -1370,6 +1638,31 @@ impl Ctx<'_> {
         Some(other)
     }
 
+    /// [`Self::other_work`] for what the slots ask — for several subjects joined, the work beside all of them
+    /// ("tire rotation" beside an oil change asked with repairs; nothing beside an oil change asked with tire
+    /// rotations).
+    fn other_work_asked(&self, f: &RecordFacts, s: &Slots) -> Option<Vec<String>> {
+        if s.either.is_empty() {
+            return self.other_work(f, s);
+        }
+        let asked: Vec<String> = (s.either.iter())
+            .filter_map(|one| one.task.as_deref().map(task_noun))
+            .collect();
+        let mut about = false;
+        let mut other = Vec::new();
+        for one in &s.either {
+            let one = Slots {
+                task: one.task.clone(),
+                ..Slots::default()
+            };
+            if let Some(work) = self.other_work(f, &one) {
+                about = true;
+                other.extend(work.into_iter().filter(|w| !asked.contains(w)));
+            }
+        }
+        about.then_some(other)
+    }
+
     /// " 1 of these records also includes other work (tire rotation): its whole cost is counted, as the
     /// record does not split it." when a cited record about the slots' task or part also holds other work (a
     /// task, a part: [`Self::other_work`]): a record has one cost, so each of its tasks' and parts' totals
@@ -1390,7 +1683,7 @@ impl Ctx<'_> {
                 .or_else(|| events.iter().position(|e| e.id == c.event_id))
         });
         for i in cited {
-            if let Some(other) = self.other_work(&self.p.facts[i], s)
+            if let Some(other) = self.other_work_asked(&self.p.facts[i], s)
                 && !other.is_empty()
             {
                 shared += 1;
@@ -1446,6 +1739,13 @@ impl Ctx<'_> {
         };
         let at = self.vendor_label(s);
         if found.is_empty() {
+            // None of several subjects: "for oil changes or repairs".
+            let what = if s.either.is_empty() {
+                what
+            } else {
+                let each: Vec<String> = s.either.iter().map(subject_cost_noun).collect();
+                listed(&each, "or")
+            };
             return text_answer(
                 format!("No cost is recorded for {what}{at}{bounds}."),
                 bought_from.map(cite).into_iter().collect(),
@@ -1484,7 +1784,9 @@ impl Ctx<'_> {
             }
             _ => format!("You spent {sum} on {what}{at}{bounds}, over {records}."),
         };
-        if s.kind.is_none() && !s.has_subject() {
+        if !s.either.is_empty() {
+            text.push_str(&self.cost_of_each(s, &found));
+        } else if s.kind.is_none() && !s.has_subject() {
             text.push_str(&breakdown(
                 "kind",
                 &found,
@@ -1492,7 +1794,7 @@ impl Ctx<'_> {
                 |k| kind_noun(*k).to_string(),
             ));
         }
-        if s.range.is_none() {
+        if s.range.is_none() && s.either.is_empty() {
             text.push_str(&breakdown(
                 "year",
                 &found,
@@ -1500,7 +1802,7 @@ impl Ctx<'_> {
                 |y| y.to_string(),
             ));
         }
-        if s.vendor.is_none() {
+        if s.vendor.is_none() && s.either.is_empty() {
             text.push_str(&breakdown(
                 "vendor",
                 &found,
@@ -1515,6 +1817,48 @@ impl Ctx<'_> {
             citations.push(cite(bought));
         }
         text_answer(text, citations)
+    }
+
+    /// " On oil changes, 424.97 USD over 3 records; on repairs, 487.50 USD over 1 record." — what was spent on
+    /// each subject a question joins, of `found` (the records of any of them, each with a cost), a record of
+    /// two of them said to be counted once in the total.
+    fn cost_of_each(&self, s: &Slots, found: &[&VehicleEvent]) -> String {
+        let (each, shared) = self.by_subject(s, found);
+        let sums: Vec<String> = s
+            .either
+            .iter()
+            .zip(&each)
+            .map(|(one, es)| {
+                let noun = subject_cost_noun(one);
+                if es.is_empty() {
+                    format!("on {noun}, none")
+                } else {
+                    format!(
+                        "on {noun}, {} over {}",
+                        join_totals(&totals(es.iter().copied())),
+                        plural(es.len(), "record", "records")
+                    )
+                }
+            })
+            .collect();
+        let mut text = format!(" {}.", capitalised(&sums.join("; ")));
+        if shared > 0 {
+            text.push_str(&format!(
+                " {} under {}: the total counts {} once.",
+                if shared == 1 {
+                    "1 record falls".to_string()
+                } else {
+                    format!("{shared} records fall")
+                },
+                if s.either.len() == 2 {
+                    "both"
+                } else {
+                    "more than one of them"
+                },
+                if shared == 1 { "it" } else { "each" }
+            ));
+        }
+        text
     }
 
     /// "Did I spend more this year than last year?": each period's total per currency, selected as
@@ -1543,8 +1887,8 @@ impl Ctx<'_> {
             totals(found[1].iter().copied()),
         ];
         let labels = [
-            self.range_label(&periods[0]).trim().to_string(),
-            self.range_label(&periods[1]).trim().to_string(),
+            self.period_label(&periods[0]),
+            self.period_label(&periods[1]),
         ];
         let what = if s.has_subject() {
             self.subject(s)

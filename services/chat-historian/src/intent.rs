@@ -153,6 +153,24 @@ pub enum RangeSpec {
     YearsAgo {
         years: u32,
     },
+    /// The months just before a rolling period, as a comparison's second side names them ("the 6 months
+    /// before", "the previous 6 months" after "in the last 6 months"): `months` months ending where the last
+    /// `before` months begin.
+    MonthsBefore {
+        months: u32,
+        before: u32,
+    },
+    /// The same in days ("the 30 days before", "the previous 2 weeks" after "in the past 2 weeks"): `days`
+    /// days ending where the last `before` days begin.
+    DaysBefore {
+        days: u32,
+        before: u32,
+    },
+    /// The calendar month `months` before this one, as a comparison's second side names it ("the month
+    /// before" last month: 2).
+    MonthsAgo {
+        months: u32,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -254,6 +272,22 @@ pub struct Slots {
     /// this year): both totals are given and compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<RangeSpec>,
+    /// Several subjects the question joins with "and", "or" or "plus" ("oil changes and repairs": a task and
+    /// a kind; "oil changes or tire rotations"): the records of any of them, each said apart (a cost, a
+    /// count) with their total, never the records that are all of them at once. When it is not empty, `task`,
+    /// `part`, `system`, `kind` and `kinds` are not set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub either: Vec<Subject>,
+}
+
+/// One of several subjects a question joins ([`Slots::either`]): a task or a kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EventKind>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -377,7 +411,10 @@ impl Slots {
     }
 
     pub fn has_subject(&self) -> bool {
-        self.task.is_some() || self.part.is_some() || self.system.is_some()
+        self.task.is_some()
+            || self.part.is_some()
+            || self.system.is_some()
+            || !self.either.is_empty()
     }
 
     /// The records of `kind` in this question's time bounds (its range and "before that"), nothing else.
@@ -449,10 +486,13 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "oil change",
         phrases: &[
             "oil change",
+            "oil changes",
             "oil changed",
             "change the oil",
             "changed the oil",
             "oil and filter",
+            "oil and filter change",
+            "oil and filter changes",
             "oil",
         ],
     },
@@ -500,7 +540,9 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "battery test",
         phrases: &[
             "battery test",
+            "battery tests",
             "battery check",
+            "battery checks",
             "battery tested",
             "battery checked",
         ],
@@ -1843,6 +1885,49 @@ pub fn resolve_range(
                 ),
             }
         }
+        RangeSpec::MonthsBefore { months, before } => {
+            let today = now.date_naive();
+            let ago = |m: u32| {
+                today
+                    .checked_sub_months(chrono::Months::new(m))
+                    .unwrap_or(NaiveDate::MIN)
+            };
+            let (from, to) = (ago(before + months), ago(*before));
+            TimeRange {
+                from: from.and_hms_opt(0, 0, 0)?.and_utc(),
+                to: to.and_hms_opt(0, 0, 0)?.and_utc(),
+                label: format!(
+                    "in the previous {months} month{} ({from} to {})",
+                    if *months == 1 { "" } else { "s" },
+                    to.pred_opt()?
+                ),
+            }
+        }
+        RangeSpec::DaysBefore { days, before } => {
+            let today = now.date_naive();
+            let to = today - Duration::days(i64::from(*before));
+            let from = to - Duration::days(i64::from(*days));
+            TimeRange {
+                from: from.and_hms_opt(0, 0, 0)?.and_utc(),
+                to: to.and_hms_opt(0, 0, 0)?.and_utc(),
+                label: format!(
+                    "in the previous {days} day{} ({from} to {})",
+                    if *days == 1 { "" } else { "s" },
+                    to.pred_opt()?
+                ),
+            }
+        }
+        RangeSpec::MonthsAgo { months } => {
+            let index = now.year() * 12 + now.month0() as i32 - *months as i32;
+            return resolve_range(
+                &RangeSpec::Month {
+                    year: index.div_euclid(12),
+                    month: index.rem_euclid(12) as u32 + 1,
+                },
+                now,
+                acquired_at,
+            );
+        }
         RangeSpec::LastMonths { months } => {
             let from = now
                 .date_naive()
@@ -1953,6 +2038,101 @@ fn kinds_of(q: &str) -> Vec<EventKind> {
         named
     } else {
         named.into_iter().take(1).collect()
+    }
+}
+
+/// The subjects a question joins with "and", "or" or "plus" ("oil changes and repairs", "oil changes, tire
+/// rotations or repairs", "on oil changes and on repairs"), when a task is among them and they are two at
+/// least: the records of any of them are meant, not those that are all of them at once. Task phrases are read
+/// longest first and each word once, so a task's own phrase holding "and" stays one task ("oil and filter
+/// change"), and words that are not a subject between two ("oil change and filter", "oil leak repair") join
+/// nothing. Kinds alone are `kinds` ("maintenance and repairs"). `q` is normalised, with commas read as "and".
+fn joined_subjects(q: &str) -> Vec<Subject> {
+    const CONNECTIVES: [&str; 12] = [
+        "and", "or", "plus", "also", "as", "well", "the", "my", "our", "any", "on", "for",
+    ];
+    // Most questions join nothing: no word of joining, nothing to read.
+    if !has_any(q, &["and", "or", "plus"]) {
+        return Vec::new();
+    }
+    // Every task phrase (longest first), then every kind's word (longest first: "transmission service" is a
+    // task, not a service), as words, built once.
+    type Phrases = Vec<(Vec<&'static str>, Subject)>;
+    static PHRASES: std::sync::LazyLock<Phrases> = std::sync::LazyLock::new(|| {
+        let longest_first = |list: &mut Phrases| {
+            list.sort_by_key(|(p, _)| {
+                std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>())
+            })
+        };
+        let mut tasks: Phrases = (TASKS.iter())
+            .flat_map(|t| {
+                t.phrases.iter().map(|p| {
+                    let subject = Subject {
+                        task: Some(t.code.to_string()),
+                        kind: None,
+                    };
+                    (p.split(' ').collect(), subject)
+                })
+            })
+            .collect();
+        longest_first(&mut tasks);
+        let mut kinds: Phrases = (KIND_WORDS.iter())
+            .flat_map(|(k, ws)| {
+                ws.iter().map(|w| {
+                    let subject = Subject {
+                        task: None,
+                        kind: Some(*k),
+                    };
+                    (w.split(' ').collect(), subject)
+                })
+            })
+            .collect();
+        longest_first(&mut kinds);
+        tasks.extend(kinds);
+        tasks
+    });
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let mut taken = vec![false; words.len()];
+    // (first word, word after the last, what it names).
+    let mut found: Vec<(usize, usize, Subject)> = Vec::new();
+    for (phrase, subject) in PHRASES.iter() {
+        let n = phrase.len();
+        let mut i = 0;
+        while i + n <= words.len() {
+            if words[i..i + n] == phrase[..] && !taken[i..i + n].iter().any(|t| *t) {
+                taken[i..i + n].iter_mut().for_each(|t| *t = true);
+                found.push((i, i + n, subject.clone()));
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    found.sort_by_key(|(start, ..)| *start);
+    let joined = |a: &(usize, usize, Subject), b: &(usize, usize, Subject)| {
+        let between = &words[a.1..b.0];
+        !between.is_empty()
+            && between.iter().all(|w| CONNECTIVES.contains(w))
+            && between.iter().any(|w| matches!(*w, "and" | "or" | "plus"))
+    };
+    let mut chain: Vec<Subject> = Vec::new();
+    for (i, item) in found.iter().enumerate() {
+        if i > 0 && joined(&found[i - 1], item) {
+            if !chain.contains(&item.2) {
+                chain.push(item.2.clone());
+            }
+            continue;
+        }
+        // A chain ends: kept when it names a task and something else.
+        if chain.len() > 1 && chain.iter().any(|s| s.task.is_some()) {
+            return chain;
+        }
+        chain = vec![item.2.clone()];
+    }
+    if chain.len() > 1 && chain.iter().any(|s| s.task.is_some()) {
+        chain
+    } else {
+        Vec::new()
     }
 }
 
@@ -3063,6 +3243,35 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.subject = Some(subject.clone());
         slots.part = Some(subject);
     }
+    // Subjects joined ("How much have I spent on oil changes and repairs?"): the records of any of them, each
+    // said apart with their total — not the records that are an oil change and a repair at once.
+    if matches!(
+        intent,
+        Intent::TotalCost
+            | Intent::CountDone
+            | Intent::LastDone
+            | Intent::WhoDid
+            | Intent::ListEvents
+    ) && slots.part.is_none()
+        && slots.system.is_none()
+        && slots.measurement.is_none()
+        && slots.specification.is_none()
+    {
+        let listed = normalise(&question.replace(',', " and "));
+        let listed = if q_vendor.trim().is_empty() {
+            listed
+        } else {
+            listed.replace(&q_vendor, " ")
+        };
+        let either = joined_subjects(&listed);
+        if !either.is_empty() {
+            slots.task = None;
+            slots.kind = None;
+            slots.kinds.clear();
+            slots.subject = None;
+            slots.either = either;
+        }
+    }
     Understanding { intent, slots }
 }
 
@@ -3241,18 +3450,115 @@ fn compared_ranges(q: &str) -> Option<(RangeSpec, RangeSpec)> {
     ];
     BETWEEN.iter().find_map(|word| {
         let (before, after) = q.split_once(&format!(" {word} "))?;
-        let first = range_of(&format!("{before} "))?;
         let after = format!(" {after}");
-        // "…than the year before": the year before the first period named.
-        let second = if has_any(
-            &after,
-            &["the year before", "the previous year", "the prior year"],
-        ) {
-            year_before(&first)?
-        } else {
-            range_of(&after)?
+        let Some(first) = range_of(&format!("{before} ")) else {
+            // "…in the previous 6 months than in the last 6 months?": the first side named from the second.
+            let second = range_of(&after)?;
+            let first = period_before(&second, &format!("{before} "))??;
+            return (first != second).then_some((first, second));
+        };
+        // "…than the year before", "…than the 6 months before": the period before the first one named.
+        let second = match period_before(&first, &after) {
+            Some(second) => second?,
+            None => range_of(&after)?,
         };
         (first != second).then_some((first, second))
+    })
+}
+
+/// The period a comparison's second side names as the one before its first ("the year before", "the
+/// previous 6 months", "the 30 days prior", "the period before"): `None` when it names none; `Some(None)`
+/// when it names one that is not read against this first period (a year before a month). The year before a
+/// calendar year is the calendar year before it, the month before a calendar month the month before it; before
+/// a rolling period ("in the last 6 months", "the past 2 weeks") it is the span of the length named (or of the
+/// first's, unnamed) that ends where the first begins. A span in days before one in months (or the other way)
+/// cannot be placed and is said back.
+fn period_before(first: &RangeSpec, after: &str) -> Option<Option<RangeSpec>> {
+    const MARKERS: [&str; 5] = ["before", "prior", "previous", "preceding", "earlier"];
+    let words: Vec<&str> = after.split_whitespace().collect();
+    let unit_of = |w: &str| match w {
+        "day" | "days" => Some((1, false)),
+        "week" | "weeks" => Some((7, false)),
+        "fortnight" | "fortnights" => Some((14, false)),
+        "month" | "months" => Some((1, true)),
+        "year" | "years" => Some((12, true)),
+        "period" | "periods" => Some((0, true)),
+        _ => None,
+    };
+    // "previous 6 months", "prior year": the marker before; "6 months before", "year prior": after.
+    let (at, number) = words.iter().enumerate().find_map(|(i, w)| {
+        unit_of(w)?;
+        let number = i.checked_sub(1).and_then(|j| number_word(words[j]));
+        let lead = i.checked_sub(if number.is_some() { 2 } else { 1 });
+        let marked = lead.is_some_and(|j| MARKERS.contains(&words[j]))
+            || words.get(i + 1).is_some_and(|w| MARKERS.contains(w));
+        marked.then_some((i, number))
+    })?;
+    let word = words[at];
+    let (unit, in_months) = unit_of(word)?;
+    let said = || {
+        let from = at.saturating_sub(2);
+        RangeSpec::Unreadable {
+            said: words[from..(at + 2).min(words.len())].join(" "),
+        }
+    };
+    let singular = !word.ends_with('s');
+    Some(match first {
+        RangeSpec::LastMonths { months } => {
+            if !in_months {
+                return Some(Some(said()));
+            }
+            let length = match (number, unit) {
+                (_, 0) => *months,
+                (Some(n), u) => n * u,
+                (None, u) if singular => u,
+                (None, _) => *months,
+            };
+            Some(RangeSpec::MonthsBefore {
+                months: length,
+                before: *months,
+            })
+        }
+        RangeSpec::LastDays { days } => {
+            if in_months && unit != 0 {
+                return Some(Some(said()));
+            }
+            let length = match (number, unit) {
+                (_, 0) => *days,
+                (Some(n), u) => n * u,
+                (None, u) if singular => u,
+                (None, _) => *days,
+            };
+            Some(RangeSpec::DaysBefore {
+                days: length,
+                before: *days,
+            })
+        }
+        // "the year before" a calendar year; "the month before" a calendar month.
+        _ if singular && number.is_none_or(|n| n == 1) && unit == 12 => year_before(first),
+        _ if singular && number.is_none_or(|n| n == 1) && unit == 1 && in_months => {
+            month_before(first)
+        }
+        _ => None,
+    })
+}
+
+/// The calendar month before a month-long `range` ("the month before" last month is the month before it);
+/// `None` for a range that is not one calendar month the question places without now ("in May").
+fn month_before(range: &RangeSpec) -> Option<RangeSpec> {
+    Some(match range {
+        RangeSpec::ThisMonth => RangeSpec::PreviousMonth,
+        RangeSpec::PreviousMonth => RangeSpec::MonthsAgo { months: 2 },
+        RangeSpec::MonthsAgo { months } => RangeSpec::MonthsAgo { months: months + 1 },
+        RangeSpec::Month { year, month: 1 } => RangeSpec::Month {
+            year: year - 1,
+            month: 12,
+        },
+        RangeSpec::Month { year, month } => RangeSpec::Month {
+            year: *year,
+            month: month - 1,
+        },
+        _ => return None,
     })
 }
 
@@ -3775,7 +4081,8 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "number of times",
             "count",
         ],
-    ) || (has(q, "how many") && (slots.has_subject() || slots.names_vendor()))
+    ) || (has(q, "how many")
+        && (slots.has_subject() || slots.names_vendor() || slots.kind.is_some()))
     {
         return Intent::CountDone;
     }

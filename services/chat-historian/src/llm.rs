@@ -19,8 +19,9 @@ use crate::knowledge::VehicleKnowledge;
 /// Version of the prompt and the grounding check, recorded with every answer the LLM gave.
 /// 1.1.0 (stop 44): a reply leaving out a caveat of the computed answer (a conversion made or not made, a
 /// voided record, a currency not recorded, a shared record's whole cost) is refused. 1.2.0: "no conversion"
-/// is kept only when said as not made, and "No record names the rotors; …" is a caveat too.
-pub const LLM_ENGINE_VERSION: &str = "1.2.0";
+/// is kept only when said as not made, and "No record names the rotors; …" is a caveat too. 1.3.0: a period
+/// compared that is not over ("this year (2026 so far, to 3 Dec)") must be said to be counted so far.
+pub const LLM_ENGINE_VERSION: &str = "1.3.0";
 /// How long the provider may take before the deterministic answer is used.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -143,6 +144,24 @@ const CAVEATS: &[(&str, &[&str], &str)] = &[
         "do not split it",
         &["whole cost", "not split", "other work"],
         "that a record's whole cost counts under each of its tasks or parts",
+    ),
+    // A period compared that is not over ("this year (2026 so far, to 3 Dec)"): without it, part of a year
+    // reads as a whole one beside the year before.
+    (
+        " so far",
+        &[
+            "so far",
+            "to date",
+            "not over",
+            "not yet over",
+            "isn't over",
+            "not finished",
+            "partial",
+            "up to today",
+            "until today",
+            "through today",
+        ],
+        "that a period compared is counted so far, not whole",
     ),
 ];
 
@@ -946,6 +965,19 @@ mod tests {
             None
         );
         assert_eq!(dropped_caveat("You spent 129.99 USD.", "129.99 USD."), None);
+        let running = "Costs recorded for the vehicle (purchase excluded): this year (2026 so far, to 3 Dec), \
+                       100.00 USD over 1 record; last year (2025), 1,982.49 USD over 4 records.";
+        assert_eq!(
+            dropped_caveat(
+                running,
+                "You spent 100.00 USD in 2026 and 1,982.49 USD in 2025."
+            ),
+            Some("that a period compared is counted so far, not whole")
+        );
+        assert_eq!(
+            dropped_caveat(running, "2026 to date: 100.00 USD; 2025: 1,982.49 USD."),
+            None
+        );
     }
 
     #[test]

@@ -100,7 +100,7 @@ async fn a_turn_an_older_engine_answered_is_read_and_followed_up_under_the_new_v
         cost.answer,
         "“Front brake pads” on 2025-01-15 cost 300.00 USD."
     );
-    assert_eq!(cost.engine_version, "1.2.0");
+    assert_eq!(cost.engine_version, "1.3.0");
     let before = historian
         .ask(ask("and before that?"), at(2026, 5, 10))
         .await
@@ -126,6 +126,6 @@ async fn a_turn_an_older_engine_answered_is_read_and_followed_up_under_the_new_v
     let versions: Vec<&str> = (conversation.messages.iter())
         .map(|m| m.engine_version.as_str())
         .collect();
-    assert_eq!(versions, ["1.0.0", "1.2.0", "1.2.0"]);
+    assert_eq!(versions, ["1.0.0", "1.3.0", "1.3.0"]);
     assert_eq!(conversation.messages[0], old_turn);
 }

@@ -280,7 +280,7 @@ async fn a_grounded_answer_is_used_with_its_citations() {
     )
     .await;
     assert_eq!(turn.engine, format!("llm:{MODEL}"));
-    assert_eq!(turn.engine_version, "1.2.0");
+    assert_eq!(turn.engine_version, "1.3.0");
     assert_eq!(turn.fallback_reason, None);
     assert_eq!(
         turn.answer,

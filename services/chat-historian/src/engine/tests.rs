@@ -116,7 +116,10 @@ fn counts_and_totals_are_computed_from_the_records() {
     let a = ask(&k, "How many times has the oil been changed?");
     assert_eq!(a.understanding.intent, Intent::CountDone);
     assert_eq!(cited(&a), ["e02", "e03", "e07"]);
-    assert!(a.text.contains("3 times"), "{}", a.text);
+    assert_eq!(
+        a.text,
+        "3 oil changes recorded, the first on 2024-06-01 and the latest on 2025-08-30."
+    );
 
     let a = ask(&k, "How much did I spend on maintenance in 2024?");
     assert_eq!(cited(&a), ["e02", "e03"]);
@@ -427,7 +430,8 @@ fn since_the_purchase_without_a_purchase_says_so() {
     }
     let a = ask(&fixture(), "How many oil changes since I bought it?");
     assert!(
-        a.text.contains("3 times recorded since you bought it"),
+        a.text
+            .contains("3 oil changes recorded since you bought it"),
         "{}",
         a.text
     );
@@ -1696,7 +1700,7 @@ fn a_full_date_in_a_range_bounds_it_at_that_day() {
     assert_eq!(cited(&a), ["e07"], "{}", a.text);
     assert!(
         a.text
-            .starts_with("Oil change: 1 time recorded since 2025-06-01, on 2025-08-30"),
+            .starts_with("1 oil change recorded since 2025-06-01, on 2025-08-30"),
         "{}",
         a.text
     );
@@ -2532,7 +2536,7 @@ fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
     assert_eq!(cited(&a), ["e02", "e03"]);
     assert!(
         a.text
-            .starts_with("Oil change: 2 times recorded at Main St Auto,"),
+            .starts_with("2 oil changes recorded at Main St Auto,"),
         "{}",
         a.text
     );
@@ -2542,7 +2546,7 @@ fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
     assert_eq!(cited(&a), ["e02"]);
     assert!(
         a.text
-            .starts_with("Tire rotation: 1 time recorded at Main St Auto, on 2024-06-01"),
+            .starts_with("1 tire rotation recorded at Main St Auto, on 2024-06-01"),
         "{}",
         a.text
     );
@@ -2621,7 +2625,7 @@ fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one(
                 "{} before the latest reading (52,434 mi on 2026-05-08)",
                 odometer(52_434 - 44_085, OdometerUnit::Mi)
             ))
-            && !a.text.contains("times recorded"),
+            && !a.text.contains("oil changes recorded"),
         "{}",
         a.text
     );
@@ -3180,11 +3184,7 @@ fn first_next_need_and_shop_questions_are_routed_to_their_answer() {
         "{}",
         a.text
     );
-    assert!(
-        a.text.starts_with("Shop visit: 6 times recorded"),
-        "{}",
-        a.text
-    );
+    assert!(a.text.starts_with("6 shop visits recorded"), "{}", a.text);
     let a = ask(&k, "when was the car last in the shop");
     assert_eq!(cited(&a), ["e07"], "{}", a.text);
     assert!(
@@ -3688,8 +3688,9 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     assert_eq!(a.understanding.slots.compare, Some(RangeSpec::LastYear));
     assert_eq!(
         a.text,
-        "Costs recorded for the vehicle (purchase excluded): this year (2026), 100.00 USD over 1 record; last \
-         year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 USD."
+        "Costs recorded for the vehicle (purchase excluded): this year (2026 so far, to 10 May), 100.00 USD over \
+         1 record; last year (2025), 1,982.49 USD over 4 records. More was spent last year (2025), by 1,882.49 \
+         USD."
     );
     assert_eq!(cited(&a), ["r26", "e04", "e05", "e06", "e07"]);
     // A kind, and the possessive "last year's": maintenance in 2026 none, in 2025 e07 129.99 USD.
@@ -3699,8 +3700,9 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     );
     assert_eq!(
         a.text,
-        "Costs recorded for maintenance: this year (2026), none; last year (2025), 129.99 USD over 1 record. \
-         No cost is recorded this year (2026), so only last year (2025) has one."
+        "Costs recorded for maintenance: this year (2026 so far, to 10 May), none; last year (2025), 129.99 USD \
+         over 1 record. No cost is recorded this year (2026 so far, to 10 May), so only last year (2025) has \
+         one."
     );
     assert_eq!(cited(&a), ["e07"]);
     // Years named, "or": repairs in 2025 (e04, 487.50 USD) and in 2026 (r26, 100.00 USD).
@@ -3708,8 +3710,8 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     assert_eq!(a.understanding.intent, Intent::TotalCost);
     assert_eq!(
         a.text,
-        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026, 100.00 USD over 1 record. More \
-         was spent in 2025, by 387.50 USD."
+        "Costs recorded for repairs: in 2025, 487.50 USD over 1 record; in 2026 so far (to 10 May), 100.00 USD \
+         over 1 record. More was spent in 2025, by 387.50 USD."
     );
     assert_eq!(cited(&a), ["e04", "r26"]);
     // Equal totals are said to be equal; nothing in either period is said once.
@@ -3771,8 +3773,8 @@ fn a_cost_compared_over_two_periods_gives_both_totals_which_is_larger_and_by_how
     let a = ask(&abroad, "Did I spend more this year than last year?");
     assert!(
         a.text.ends_with(
-            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026) has one. In USD: more \
-             was spent last year (2025), by 1,882.49 USD."
+            "In EUR: no cost in EUR is recorded last year (2025), so only this year (2026 so far, to 10 May) has \
+             one. In USD: more was spent last year (2025), by 1,882.49 USD."
         ),
         "{}",
         a.text
@@ -4066,14 +4068,14 @@ fn counts_compared_over_two_periods_and_the_year_before() {
     assert_eq!(a.understanding.intent, Intent::CountDone);
     assert_eq!(
         a.text,
-        "Oil change recorded: in 2025, 1 time; in 2024, 2 times. More in 2024, by 1 time."
+        "Recorded: in 2025, 1 oil change; in 2024, 2 oil changes. More in 2024, by 1 oil change."
     );
     assert_eq!(cited(&a), ["e07", "e02", "e03"]);
     let b = ask(&k, "more oil changes in 2024 or 2023?");
     assert_eq!(b.understanding.intent, Intent::CountDone);
     assert!(
         b.text
-            .ends_with("in 2023, 0 times. More in 2024, by 2 times."),
+            .ends_with("in 2023, 0 oil changes. More in 2024, by 2 oil changes."),
         "{}",
         b.text
     );
@@ -4093,5 +4095,311 @@ fn counts_compared_over_two_periods_and_the_year_before() {
         d.text.ends_with("More was spent in 2025, by 1,687.51 USD."),
         "{}",
         d.text
+    );
+}
+
+/// "Oil changes and repairs" asks for the records of either, not the records that are both (none: "No cost is
+/// recorded for oil change" was the answer): each subject's sum or count is said apart, with their total, a
+/// record under two of them counted once in it; a task's own phrase holding "and" stays one task.
+#[test]
+fn subjects_joined_by_and_are_each_said_apart_with_their_total() {
+    let k = fixture();
+    let a = ask(&k, "How much have I spent on oil changes and repairs?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        a.text,
+        "You spent 912.47 USD on oil changes and repairs, over 4 records. On oil changes, 424.97 USD over 3 \
+         records; on repairs, 487.50 USD over 1 record. 1 of these records also includes other work (tire \
+         rotation): its whole cost is counted, as the record does not split it."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"]);
+    for q in [
+        "How much did I spend on repairs or oil changes?",
+        "What have repairs, and oil changes, cost me?",
+        "How much did I spend on repairs plus oil changes?",
+    ] {
+        let a = ask(&k, q);
+        assert!(
+            a.text.starts_with(
+                "You spent 912.47 USD on repairs and oil changes, over 4 records. On repairs, 487.50 USD over \
+                 1 record; on oil changes, 424.97 USD over 3 records."
+            ),
+            "{q}: {}",
+            a.text
+        );
+        assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"], "{q}");
+    }
+    let a = ask(&k, "How many oil changes and repairs have I had?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 repair, on \
+         2025-01-15. 4 records in all."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"]);
+    // Two tasks: e02 is an oil change and a tire rotation, counted once in the total (and its other work is
+    // asked, so nothing else is said of it).
+    let a = ask(
+        &k,
+        "How much have I spent on oil changes and tire rotations?",
+    );
+    assert_eq!(
+        a.text,
+        "You spent 424.97 USD on oil changes and tire rotations, over 3 records. On oil changes, 424.97 USD \
+         over 3 records; on tire rotations, 129.99 USD over 1 record. 1 record falls under both: the total \
+         counts it once."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e07"]);
+    let a = ask(
+        &k,
+        "How many oil changes and tire rotations have there been?",
+    );
+    assert_eq!(
+        a.text,
+        "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 tire rotation, on \
+         2024-06-01. 3 records in all (1 holds both, counted once)."
+    );
+    // Compared over two periods: the records of either in each.
+    let a = ask(
+        &k,
+        "Were there more oil changes or repairs in 2025 than in 2024?",
+    );
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Oil changes and repairs recorded: in 2025, 2 records; in 2024, 2 records. The two are equal."
+    );
+    assert_eq!(cited(&a), ["e04", "e07", "e02", "e03"]);
+    // The last of either; nothing of either.
+    let a = ask(&k, "When was the last oil change or repair?");
+    assert!(
+        a.text
+            .starts_with("The last oil change or repair was on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), ["e07"]);
+    let a = ask(
+        &k,
+        "How much did I spend on oil changes and repairs in 2019?",
+    );
+    assert_eq!(
+        a.text,
+        "No cost is recorded for oil changes or repairs in 2019."
+    );
+    assert!(a.citations.is_empty());
+    // One task whose words hold "and": not split.
+    for q in [
+        "How much have I spent on oil change and filter?",
+        "How much have I spent on oil and filter changes?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(
+            a.understanding.slots.task.as_deref(),
+            Some("oil_change"),
+            "{q}"
+        );
+        assert!(
+            a.text
+                .starts_with("You spent 424.97 USD on oil change, over 3 records."),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "How many oil and filter changes have I had?");
+    assert!(a.text.starts_with("3 oil changes recorded,"), "{}", a.text);
+}
+
+/// A rolling period compared with the one before it: "the last 12 months than the 12 months before", "the
+/// previous 6 months", "the 30 days before", "the year before" the past year — each span ending where the
+/// first begins, said with its days — and "the month before" last month; a span of another unit than the
+/// first's is said back, not guessed.
+#[test]
+fn a_rolling_period_is_compared_with_the_one_before_it() {
+    let k = fixture();
+    // Asked on 2026-05-10: e05, e06, e07 since 2025-05-10; e02, e03, e04 in the 12 months before.
+    for q in [
+        "Did I spend more in the last 12 months than the 12 months before?",
+        "Did I spend more in the past year than the year before?",
+        "Did I spend less in the last 12 months compared to the previous 12 months?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert!(a.understanding.slots.compare.is_some(), "{q}");
+        assert_eq!(
+            a.text,
+            "Costs recorded for the vehicle (purchase excluded): in the last 12 months, 1,494.99 USD over 3 \
+             records; in the previous 12 months (2024-05-10 to 2025-05-09), 782.48 USD over 3 records. More \
+             was spent in the last 12 months, by 712.51 USD.",
+            "{q}"
+        );
+        assert_eq!(cited(&a), ["e05", "e06", "e07", "e02", "e03", "e04"], "{q}");
+    }
+    let a = ask(
+        &k,
+        "Did I spend more in the past 6 months or the previous 6 months?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): in the last 6 months, none; in the previous 6 months \
+         (2025-05-10 to 2025-11-09), 1,494.99 USD over 3 records. No cost is recorded in the last 6 months, so \
+         only in the previous 6 months (2025-05-10 to 2025-11-09) has one."
+    );
+    // The earlier period named first.
+    let a = ask(
+        &k,
+        "Did I spend less in the previous 6 months than in the last 6 months?",
+    );
+    assert!(
+        a.text.starts_with(
+            "Costs recorded for the vehicle (purchase excluded): in the previous 6 months (2025-05-10 to \
+             2025-11-09), 1,494.99 USD over 3 records; in the last 6 months, none."
+        ),
+        "{}",
+        a.text
+    );
+    let a = ask(
+        &k,
+        "Did I change the oil more often in the last 12 months than in the 12 months before that?",
+    );
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Recorded: in the last 12 months, 1 oil change; in the previous 12 months (2024-05-10 to 2025-05-09), \
+         2 oil changes. More in the previous 12 months (2024-05-10 to 2025-05-09), by 1 oil change."
+    );
+    assert_eq!(cited(&a), ["e07", "e02", "e03"]);
+    let a = ask(
+        &k,
+        "Did I spend more in the last 30 days than the 30 days before?",
+    );
+    assert_eq!(
+        a.text,
+        "No cost is recorded for the vehicle (purchase excluded) in the last 30 days or in the previous 30 days \
+         (2026-03-11 to 2026-04-09)."
+    );
+    let a = ask(
+        &k,
+        "more spent in the past 2 weeks than the 2 weeks before?",
+    );
+    assert!(
+        a.text
+            .contains("in the previous 14 days (2026-04-12 to 2026-04-25)"),
+        "{}",
+        a.text
+    );
+    // Last month (April 2026) and the month before it (March 2026).
+    let mut months = k.clone();
+    for (id, on, cents) in [
+        ("april", at(2026, 4, 20), 7_500),
+        ("march", at(2026, 3, 2), 5_000),
+    ] {
+        let mut e = months.events[3].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        e.cost_cents = Some(cents);
+        months.events.push(e);
+    }
+    months.sort_events();
+    let a = ask(
+        &months,
+        "Did I spend more last month than the month before?",
+    );
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): last month (April 2026), 75.00 USD over 1 record; \
+         in March 2026, 50.00 USD over 1 record. More was spent last month (April 2026), by 25.00 USD."
+    );
+    let a = ask(
+        &k,
+        "Did I spend more in the last 6 months than the 30 days before?",
+    );
+    assert!(
+        a.text
+            .starts_with("I could not read the time range “the 30 days before”."),
+        "{}",
+        a.text
+    );
+    assert!(a.citations.is_empty());
+}
+
+/// A period compared that is not over yet (this year, this month, the current year named) is said to be
+/// counted so far, to today; a period that has ended is not.
+#[test]
+fn a_period_compared_that_is_not_over_is_said_to_be_counted_so_far() {
+    let mut k = fixture();
+    // Asked on 2026-05-10: a repair this month and one last month.
+    for (id, on, cents) in [
+        ("may", at(2026, 5, 2), 5_000),
+        ("april", at(2026, 4, 20), 7_500),
+    ] {
+        let mut e = k.events[3].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        e.cost_cents = Some(cents);
+        k.events.push(e);
+    }
+    k.sort_events();
+    let a = ask(&k, "Did I spend more this month than last month?");
+    assert_eq!(
+        a.text,
+        "Costs recorded for the vehicle (purchase excluded): this month (May 2026 so far, to 10 May), 50.00 USD \
+         over 1 record; last month (April 2026), 75.00 USD over 1 record. More was spent last month (April \
+         2026), by 25.00 USD."
+    );
+    assert_eq!(cited(&a), ["may", "april"]);
+    let a = ask(&k, "Were there more repairs this year than last year?");
+    assert_eq!(
+        a.text,
+        "Recorded: this year (2026 so far, to 10 May), 2 repairs; last year (2025), 1 repair. More this year \
+         (2026 so far, to 10 May), by 1 repair."
+    );
+    let a = ask(&k, "Did I spend more in 2026 or 2025?");
+    assert!(
+        a.text
+            .contains("in 2026 so far (to 10 May), 125.00 USD over 2 records"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more in May 2026 than in April 2026?");
+    assert!(
+        a.text
+            .starts_with("Costs recorded for the vehicle (purchase excluded): in May 2026 so far (to 10 May), 50.00 USD over 1 record; in April 2026, 75.00 USD"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "Did I spend more in 2025 than in 2024?");
+    assert!(!a.text.contains("so far"), "{}", a.text);
+}
+
+/// A count names what it counts where the engine knows its noun: "1 repair", "2 oil changes", "6 shop visits",
+/// not "1 time".
+#[test]
+fn a_count_names_what_it_counts() {
+    let k = fixture();
+    for q in [
+        "How many times was it repaired?",
+        "How many repairs have I had?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::CountDone, "{q}");
+        assert!(
+            a.text.starts_with("1 repair recorded, on 2025-01-15"),
+            "{q}: {}",
+            a.text
+        );
+        assert_eq!(cited(&a), ["e04"], "{q}");
+    }
+    let a = ask(&k, "How many oil changes in 2024?");
+    assert_eq!(
+        a.text,
+        "2 oil changes recorded in 2024, the first on 2024-06-01 and the latest on 2024-11-20."
+    );
+    // A part has no noun of its own to count: its work is counted in times.
+    let a = ask(&k, "How many times were the front brake pads replaced?");
+    assert!(
+        a.text.starts_with("Front brake pads: 1 time recorded"),
+        "{}",
+        a.text
     );
 }

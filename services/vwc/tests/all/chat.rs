@@ -381,20 +381,20 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
     ] {
         checks.push(
             check(q, "count_done")
-                .says(format!("{} times", oil.len()))
+                .says(format!("{} oil changes recorded", oil.len()))
                 .cites(ids(&oil)),
         );
     }
     let rotations = h.with_task("tire_rotation");
     checks.push(
         check("How often have the tires been rotated?", "count_done")
-            .says(format!("{} times", rotations.len()))
+            .says(format!("{} tire rotations recorded", rotations.len()))
             .cites(ids(&rotations)),
     );
     let inspections = h.with_task("annual_inspection");
     checks.push(
         check("How many times was it inspected?", "count_done")
-            .says(format!("{} times", inspections.len()))
+            .says(format!("{} safety inspections recorded", inspections.len()))
             .cites(ids(&inspections)),
     );
     for q in ["Who did the brakes?", "Who replaced the brake pads?"] {
@@ -447,6 +447,98 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
     ] {
         checks.push(check(q, intent).sums(events, usd));
     }
+    // Two subjects joined: the records of either (never those that are both), each said apart, with their
+    // total.
+    let total = |es: &[&Value]| es.iter().map(|e| cost(e)).sum::<u64>();
+    let records = |n: usize| format!("{n} record{}", if n == 1 { "" } else { "s" });
+    let oil_or_repairs = h.filter(|e| has_task(e, "oil_change") || kind(e) == "repair");
+    checks.push(
+        check("How much have I spent on oil changes and repairs?", "total_cost")
+            .says(format!(
+                "You spent {} on oil changes and repairs, over {}. On oil changes, {} over {}; on repairs, {} \
+                 over {}.",
+                usd(total(&oil_or_repairs)),
+                records(oil_or_repairs.len()),
+                usd(total(&oil)),
+                records(oil.len()),
+                usd(total(&repairs)),
+                records(repairs.len())
+            ))
+            .cites(ids(&oil_or_repairs)),
+    );
+    checks.push(
+        check("How many oil changes and repairs have I had?", "count_done")
+            .says(format!(
+                "Recorded: {} oil changes, the first on {} and the latest on {}; {} repairs, the first on {} and \
+                 the latest on {}. {} in all.",
+                oil.len(),
+                day(oil[0]),
+                day(last_oil),
+                repairs.len(),
+                day(repairs[0]),
+                day(repairs[repairs.len() - 1]),
+                records(oil_or_repairs.len())
+            ))
+            .cites(ids(&oil_or_repairs)),
+    );
+    // A rolling period against the one before it: the last 6 months from today's start 6 months back, the 6
+    // months before ending there.
+    let today = now.date_naive();
+    let months_back = |m: u32| {
+        today
+            .checked_sub_months(chrono::Months::new(m))
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let spent = |from: DateTime<Utc>, to: Option<DateTime<Utc>>| {
+        h.filter(|e| {
+            kind(e) != "acquisition"
+                && e["costCents"].is_u64()
+                && at(e) >= from
+                && to.is_none_or(|to| at(e) < to)
+        })
+    };
+    let recent = spent(months_back(6), None);
+    let before = spent(months_back(12), Some(months_back(6)));
+    let mut both = recent.clone();
+    both.extend(before.iter().copied());
+    checks.push(
+        check(
+            "Did I spend more in the last 6 months than the 6 months before?",
+            "total_cost",
+        )
+        .says(format!(
+            "in the last 6 months, {} over {}; in the previous 6 months ({} to {}), {} over {}.",
+            usd(total(&recent)),
+            records(recent.len()),
+            months_back(12).format("%Y-%m-%d"),
+            (months_back(6) - chrono::Duration::days(1)).format("%Y-%m-%d"),
+            usd(total(&before)),
+            records(before.len())
+        ))
+        .cites(ids(&both)),
+    );
+    // This year is not over: counted so far, and said so.
+    let this_year = spent(
+        months_back(0).with_day(1).unwrap().with_month(1).unwrap(),
+        None,
+    );
+    let previous_year = h.filter(|e| {
+        at(e).year() == now.year() - 1 && kind(e) != "acquisition" && e["costCents"].is_u64()
+    });
+    let mut both = this_year.clone();
+    both.extend(previous_year.iter().copied());
+    checks.push(
+        check("Did I spend more this year than last year?", "total_cost")
+            .says(format!(
+                "this year ({} so far, to {})",
+                now.year(),
+                now.format("%-d %b")
+            ))
+            .cites(ids(&both)),
+    );
     let last_year = now.year() - 1;
     let in_last_year = h.filter(|e| {
         at(e).year() == last_year && kind(e) != "acquisition" && e["costCents"].is_u64()
@@ -738,7 +830,7 @@ fn second_checks(h: &History) -> Vec<Check> {
             .says(day(alternator[0]))
             .cites(ids(&alternator)),
         check("How many oil changes have I had?", "count_done")
-            .says("2 times")
+            .says("2 oil changes recorded")
             .cites(ids(&oil)),
         check("Was it ever in an accident?", "accidents")
             .says("severity severe")
@@ -1254,7 +1346,7 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
     let turns = history["messages"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0]["engine"], "llm:stand-in");
-    assert_eq!(turns[0]["engineVersion"], "1.2.0");
+    assert_eq!(turns[0]["engineVersion"], "1.3.0");
     assert!(turns[0].get("fallbackReason").is_none());
     assert_eq!(turns[1]["engine"], "deterministic");
     let why = turns[1]["fallbackReason"].as_str().unwrap();
