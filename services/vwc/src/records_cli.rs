@@ -53,6 +53,10 @@ pub struct ExportArgs {
     /// Where to write; standard output when absent.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also copy the exported records' receipts and documents into this directory (created; it must be
+    /// empty): `<eventId>/<fileName>` each, and `attachments.json` listing them with their record's id.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataDir,
 }
@@ -146,6 +150,10 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         "json" => false,
         other => anyhow::bail!("--format {other}: must be csv or json"),
     };
+    if let Some(dir) = &args.files {
+        files_dir_is_empty(dir)?;
+    }
+    let data_dir = opts.data_dir.clone();
     let system = System::start(opts).await?;
     // Records a stopped server acknowledged but had not projected yet are delivered before reading.
     system.settle().await?;
@@ -181,7 +189,98 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         None => print!("{text}"),
     }
     crate::say!("{} events", events.len());
+    if let Some(dir) = &args.files {
+        let (files, bytes) =
+            export_files(&data_dir, &args.org, &args.vehicle, &events, dir).await?;
+        crate::say!(
+            "{files} files ({:.1} MB) of those records written to {}",
+            bytes as f64 / 1e6,
+            dir.display()
+        );
+    }
     Ok(())
+}
+
+/// `--files DIR` must not mix this export's files with others: a missing or empty directory only.
+fn files_dir_is_empty(dir: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => anyhow::bail!(
+                "--files {}: the directory is not empty; name a new one",
+                dir.display()
+            ),
+            None => Ok(()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("--files {}", dir.display())),
+    }
+}
+
+/// Copies the attachments of `events` (the exported records, as JSON) from the data dir's files into
+/// `dir/<eventId>/<fileName>` (a name two files share gets the attachment's id in front), and lists them in
+/// `dir/attachments.json`; answers how many files and bytes. A voided record is not exported, and so
+/// neither are its files.
+async fn export_files(
+    data_dir: &std::path::Path,
+    org: &str,
+    vehicle: &str,
+    events: &[serde_json::Value],
+    dir: &std::path::Path,
+) -> anyhow::Result<(usize, u64)> {
+    use vwc_ingestion::attachments::{AttachmentStore, Content, EventKey};
+    let store = vwc_ingestion::attachments::fs::FsAttachmentStore::new(data_dir);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut listed = Vec::new();
+    let mut bytes = 0u64;
+    for event in events {
+        let Some(key) = event["id"]
+            .as_str()
+            .and_then(|id| EventKey::new(org, vehicle, id))
+        else {
+            continue;
+        };
+        let attachments = store.list(&key).await?;
+        if attachments.is_empty() {
+            continue;
+        }
+        let event_dir = dir.join(&key.event);
+        std::fs::create_dir_all(&event_dir)
+            .with_context(|| format!("creating {}", event_dir.display()))?;
+        let mut used = std::collections::HashSet::new();
+        for attachment in attachments {
+            let Content::Bytes(content) = store.content(&key, &attachment).await? else {
+                anyhow::bail!("attachment {} is not kept in the data dir", attachment.id);
+            };
+            // Stored names are cleaned already (no path, no control characters); never an empty or dot name.
+            let stored = attachment.file_name.trim_start_matches('.');
+            let mut name = if stored.is_empty() {
+                format!("{}.{}", attachment.id, attachment.content_type.extension())
+            } else {
+                stored.to_string()
+            };
+            if !used.insert(name.clone()) {
+                name = format!("{}-{name}", attachment.id);
+                used.insert(name.clone());
+            }
+            let path = event_dir.join(&name);
+            std::fs::write(&path, &content)
+                .with_context(|| format!("writing {}", path.display()))?;
+            bytes += content.len() as u64;
+            listed.push(serde_json::json!({
+                "path": format!("{}/{name}", key.event),
+                "eventId": key.event,
+                "attachment": attachment,
+            }));
+        }
+    }
+    let manifest = dir.join("attachments.json");
+    std::fs::write(
+        &manifest,
+        serde_json::to_string_pretty(&serde_json::json!({"vehicleId": vehicle, "files": listed}))?
+            + "\n",
+    )
+    .with_context(|| format!("writing {}", manifest.display()))?;
+    Ok((listed.len(), bytes))
 }
 
 #[cfg(test)]

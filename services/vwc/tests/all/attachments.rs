@@ -10,7 +10,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 use super::common;
-use common::{get, pluck, post, record, send_raw};
+use common::{get, pluck, post, record, send_raw, vwc_output};
 
 /// A tiny but well-formed JPEG header (SOI, APP0/JFIF) and some bytes: the sniffer reads the magic only.
 fn jpeg() -> Vec<u8> {
@@ -489,4 +489,106 @@ async fn parallel_uploads_to_one_event_stop_at_the_limit() {
     let listed = app.get_ok(&owner, &path).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(20));
     app.stop().await;
+}
+
+/// `vwc export --files DIR` copies the exported records' receipts out of the data dir: one directory per
+/// record, the uploaded names (a name two files share gets the attachment's id in front), and a manifest;
+/// a voided record's files stay behind with it; a directory that holds anything is refused.
+#[tokio::test]
+async fn vwc_export_copies_the_records_files_with_a_manifest() {
+    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 24).await;
+    let invoice = uploaded(
+        &app,
+        &owner,
+        &path,
+        ("invoice.pdf", "application/pdf"),
+        pdf(),
+    )
+    .await;
+    let again = uploaded(
+        &app,
+        &owner,
+        &path,
+        ("invoice.pdf", "application/pdf"),
+        pdf(),
+    )
+    .await;
+    let photo = uploaded(&app, &owner, &path, ("photo.jpg", "image/jpeg"), jpeg()).await;
+    // A second record, voided with its receipt: neither is exported.
+    let other = json!({"kind": "repair", "occurredAt": "2025-06-01T10:00:00Z", "title": "Wiper motor",
+        "costCents": 12000, "currency": "USD"});
+    let voided_id = record(&app, &owner, &vehicle, other).await;
+    let voided_path = format!("/v1/vehicles/{vehicle}/events/{voided_id}/attachments");
+    uploaded(
+        &app,
+        &owner,
+        &voided_path,
+        ("wiper.pdf", "application/pdf"),
+        pdf(),
+    )
+    .await;
+    let void = app
+        .http
+        .delete(app.url(&format!(
+            "/v1/vehicles/{vehicle}/events/{voided_id}?reason=wrong+car"
+        )))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(void.status(), 200);
+    app.timeline_of_len(&owner, &vehicle, 1).await;
+    let dir = app.stop().await;
+    let data = dir.path().to_str().unwrap().to_string();
+    let files = dir.path().join("receipts");
+    let out = files.to_str().unwrap().to_string();
+    let export = [
+        "export",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+        "--files",
+        &out,
+    ];
+    let run = vwc_output(export);
+    let said = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{said}");
+    assert!(said.contains("3 files"), "{said}");
+    let event_dir = files.join(&event_id);
+    let mut names: Vec<String> = std::fs::read_dir(&event_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let twice = format!("{}-invoice.pdf", again["id"].as_str().unwrap());
+    let mut expected = vec![
+        "invoice.pdf".to_string(),
+        twice.clone(),
+        "photo.jpg".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(names, expected);
+    assert_eq!(std::fs::read(event_dir.join("invoice.pdf")).unwrap(), pdf());
+    assert_eq!(std::fs::read(event_dir.join("photo.jpg")).unwrap(), jpeg());
+    assert!(!files.join(&voided_id).exists());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(files.join("attachments.json")).unwrap()).unwrap();
+    let listed = manifest["files"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{manifest}");
+    assert_eq!(listed[0]["path"], format!("{event_id}/invoice.pdf"));
+    assert_eq!(listed[0]["attachment"]["id"], invoice["id"]);
+    assert_eq!(listed[1]["path"], format!("{event_id}/{twice}"));
+    assert_eq!(listed[2]["attachment"]["id"], photo["id"]);
+    assert_eq!(listed[2]["attachment"]["contentType"], "image/jpeg");
+    // Not into a directory that holds anything.
+    let refused = vwc_output(export);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
