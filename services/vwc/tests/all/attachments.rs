@@ -70,6 +70,19 @@ async fn uploaded(
     attachment
 }
 
+/// Voids the record `event` of `vehicle` with `reason`, asserting 200.
+async fn void(app: &TestApp, token: &str, vehicle: &str, event: &str, reason: &str) {
+    let voided = app
+        .http
+        .delete(app.url(&format!("/v1/vehicles/{vehicle}/events/{event}")))
+        .query(&[("reason", reason)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(voided.status(), 200);
+}
+
 /// GETs `attachment`'s content from the attachments at `path`.
 async fn download(app: &TestApp, token: &str, path: &str, attachment: &Value) -> reqwest::Response {
     download_with(&app.http, app, token, path, attachment).await
@@ -414,16 +427,7 @@ async fn a_voided_event_keeps_its_attachments_readable_and_refuses_new_ones() {
         1
     );
 
-    let voided = app
-        .http
-        .delete(app.url(&format!(
-            "/v1/vehicles/{vehicle}/events/{event_id}?reason=entered+twice"
-        )))
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(voided.status(), 200);
+    void(&app, &owner, &vehicle, &event_id, "entered twice").await;
     // The receipt is part of the voided record's history: still listed and served (it was a 404, for
     // good: a void cannot be undone, so the file could never be read again).
     let listed = app.get_ok(&owner, &path).await;
@@ -527,16 +531,7 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
         pdf(),
     )
     .await;
-    let void = app
-        .http
-        .delete(app.url(&format!(
-            "/v1/vehicles/{vehicle}/events/{voided_id}?reason=wrong+car"
-        )))
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(void.status(), 200);
+    void(&app, &owner, &vehicle, &voided_id, "wrong car").await;
     app.timeline_of_len(&owner, &vehicle, 1).await;
     let dir = app.stop().await;
     let data = dir.path().to_str().unwrap().to_string();
