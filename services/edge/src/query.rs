@@ -1,14 +1,15 @@
 //! The edge's query parameters: one extractor, [`ApiQuery`], whose rejection is a problem, and the
 //! parameter groups the routes combine. Each group is both what a handler reads and, through
 //! `IntoParams`, what the OpenAPI document says; its fields stay the raw strings so that a bad value is a
-//! 422 naming the field, in the words the group's reader gives.
+//! 422 naming the field, in the words the group's reader gives. A group names every bad field it has, and a
+//! route reads its groups with `vwc_http::AllFields`, so one 422 names every bad parameter.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 use vwc_contracts::EventKind;
-use vwc_http::ApiError;
+use vwc_http::{AllFields, ApiError};
 
 use crate::cursor;
 use crate::read_model::CostGrouping;
@@ -16,8 +17,8 @@ use crate::read_model::CostGrouping;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 
-/// The query string read into `T`, a query string that cannot be read at all being a 400 problem (the
-/// extractor every service shares).
+/// The query string read into `T`: a parameter the route does not document, or one given twice, is a 422
+/// naming it (the extractor every service shares).
 pub use vwc_http::Query as ApiQuery;
 
 /// `limit` and `cursor` of a paged route, and the one place they are read.
@@ -37,15 +38,14 @@ impl PageQuery {
     /// A bad value of either is a 422 naming the field.
     pub fn read<C: DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
         let limit = vwc_http::count_param(self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
-            .map_err(|m| ApiError::field("limit", m))?;
+            .map_err(|m| ApiError::field("limit", m));
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => Some(
-                cursor::decode(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-            ),
-            None => None,
+            Some(c) => cursor::decode(c)
+                .map(Some)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued")),
+            None => Ok(None),
         };
-        Ok((limit, after))
+        (limit, after).all_fields()
     }
 }
 
@@ -71,13 +71,13 @@ impl RangeQuery {
             .from
             .as_deref()
             .map(|s| instant("from", s, false))
-            .transpose()?;
+            .transpose();
         let to = self
             .to
             .as_deref()
             .map(|s| instant("to", s, true))
-            .transpose()?;
-        Ok((from, to))
+            .transpose();
+        (from, to).all_fields()
     }
 }
 
