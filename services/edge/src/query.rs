@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
-use vwc_contracts::EventKind;
+use vwc_contracts::{EventKind, FieldError};
 use vwc_http::{AllFields, ApiError};
 
 use crate::cursor;
@@ -65,7 +65,8 @@ pub struct RangeQuery {
 pub type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 impl RangeQuery {
-    /// `from` (a date: its start) and `to` (a date: its end).
+    /// `from` (a date: its start) and `to` (a date: its end). A range that ends before it starts is a 422
+    /// naming both ends (it holds nothing, and the caller surely meant something else).
     pub fn read(&self) -> Result<Range, ApiError> {
         let from = self
             .from
@@ -77,7 +78,26 @@ impl RangeQuery {
             .as_deref()
             .map(|s| instant("to", s, true))
             .transpose();
-        (from, to).all_fields()
+        let (from, to) = (from, to).all_fields()?;
+        if let (Some(start), Some(end)) = (from, to)
+            && start > end
+        {
+            let (f, t) = (self.from.as_deref(), self.to.as_deref());
+            let (f, t) = (f.unwrap_or_default(), t.unwrap_or_default());
+            return Err(ApiError::Validation(vec![
+                FieldError {
+                    field: "from".into(),
+                    message: format!(
+                        "is after `to`: the range {f} … {t} ends before it starts (swap them?)"
+                    ),
+                },
+                FieldError {
+                    field: "to".into(),
+                    message: format!("is before `from`: the range {f} … {t} ends before it starts"),
+                },
+            ]));
+        }
+        Ok((from, to))
     }
 }
 
@@ -269,6 +289,41 @@ mod tests {
             ..RangeQuery::default()
         };
         assert_eq!(field_of(bad.read().unwrap_err()), "to");
+    }
+
+    #[test]
+    fn a_range_that_ends_before_it_starts_names_both_ends_and_one_day_is_a_range() {
+        let range = |from: &str, to: &str| RangeQuery {
+            from: Some(from.into()),
+            to: Some(to.into()),
+        };
+        for (from, to) in [
+            ("2025-03-02", "2025-03-01"),
+            ("2025-03-01T12:00:00Z", "2025-03-01T11:59:59Z"),
+            ("2025-03-02", "2025-03-01T23:59:59Z"),
+        ] {
+            match range(from, to).read() {
+                Err(ApiError::Validation(errors)) => {
+                    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+                    assert_eq!(fields, ["from", "to"], "{from} … {to}");
+                    assert!(errors[0].message.contains(from), "{errors:?}");
+                }
+                other => panic!("{from} … {to}: {other:?}"),
+            }
+        }
+        // One day (its start to its end), one instant, and open ends are ranges.
+        for (from, to) in [
+            ("2025-03-01", "2025-03-01"),
+            ("2025-03-01T12:00:00Z", "2025-03-01T12:00:00Z"),
+            ("2025-03-01T23:00:00Z", "2025-03-01"),
+        ] {
+            assert!(range(from, to).read().is_ok(), "{from} … {to}");
+        }
+        let open = RangeQuery {
+            from: Some("2030-01-01".into()),
+            ..RangeQuery::default()
+        };
+        assert!(open.read().is_ok());
     }
 
     #[test]

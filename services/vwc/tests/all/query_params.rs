@@ -310,3 +310,49 @@ async fn every_query_parameter_of_every_route_refuses_a_bad_value_an_unknown_nam
     assert_eq!(attachments["items"], json!([]), "{attachments}");
     app.stop().await;
 }
+
+/// A range that ends before it starts holds nothing: every route taking `from` and `to` refuses it, naming
+/// both, rather than answering an empty page; a range of one day is a range.
+#[tokio::test]
+async fn a_range_that_ends_before_it_starts_is_refused_naming_both_ends() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 452).await;
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "repair", "occurredAt": "2025-03-01T10:00:00Z", "title": "Brake pads",
+            "costCents": 12000, "currency": "USD"}),
+    )
+    .await;
+    app.settle().await;
+    let timeline = format!("/v1/vehicles/{vehicle}/events");
+    for path in [timeline.as_str(), "/v1/fleet/costs"] {
+        for (from, to) in [
+            ("2025-04-01", "2025-03-01"),
+            ("2025-03-01T10:00:01Z", "2025-03-01T10:00:00Z"),
+        ] {
+            let (status, ct, problem) =
+                super::common::get(&app, &token, &format!("{path}?from={from}&to={to}")).await;
+            assert_names(
+                &format!("{path} {from} … {to}"),
+                status,
+                &ct,
+                &problem,
+                &["from", "to"],
+                Some(from),
+            );
+        }
+        let (status, _, day) = super::common::get(
+            &app,
+            &token,
+            &format!("{path}?from=2025-03-01&to=2025-03-01"),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {day}");
+    }
+    let day = app
+        .get_ok(&token, &format!("{timeline}?from=2025-03-01&to=2025-03-01"))
+        .await;
+    assert_eq!(day["items"].as_array().unwrap().len(), 1, "{day}");
+    app.stop().await;
+}
