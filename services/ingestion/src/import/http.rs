@@ -151,6 +151,7 @@ pub(crate) async fn import_csv(
         currency: params.currency,
         volume_unit,
         odometer_unit: vehicle.odometer_unit,
+        asked_by: super::AskedBy::Http,
     };
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = params.dry_run;

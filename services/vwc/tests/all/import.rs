@@ -462,6 +462,44 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
         ),
         (Some(4), Some(3))
     );
+    // The row naming no task is told of the command's option, not of the API's query parameter.
+    let hints: Vec<&str> = dry["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.contains("no maintenance task"))
+        .collect();
+    assert_eq!(hints.len(), 1, "{dry}");
+    assert!(
+        hints[0].ends_with("import the file with --kind repair") && !hints[0].contains("kind="),
+        "{}",
+        hints[0]
+    );
+    // An unknown currency is refused once, before the file is read, naming the option.
+    let mut args = vec![
+        "import",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+        &file,
+    ];
+    args.extend_from_slice(&["--currency", "XXX"]);
+    let out = vwc_output(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--currency") && stderr.contains("is not an ISO 4217 currency code"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let report = run_import(&[]);
     assert_eq!(
         (report["imported"].as_u64(), report["skipped"].as_u64()),
