@@ -199,7 +199,7 @@ pub fn update_vehicle(
             serde_json::Value::Null => *slot = None,
             serde_json::Value::String(s) if s.trim().is_empty() => *slot = None,
             serde_json::Value::String(s) => {
-                v.text(field, s, 1, max);
+                v.line(field, s, 1, max);
                 *slot = Some(s.trim().to_string());
             }
             _ => v.fail(field, "must be a string or null"),

@@ -207,7 +207,7 @@ impl NewVehicle {
         }
         let make = match (self.make, &decoded) {
             (Some(make), _) => {
-                v.text("make", &make, 1, 60);
+                v.line("make", &make, 1, 60);
                 make
             }
             (None, Some(d)) => match &d.make {
@@ -228,9 +228,9 @@ impl NewVehicle {
                 String::new()
             }
         };
-        v.text("model", &self.model, 1, 60);
-        v.opt_text("trim", self.trim.as_deref(), 60);
-        v.opt_text("nickname", self.nickname.as_deref(), 60);
+        v.line("model", &self.model, 1, 60);
+        v.opt_line("trim", self.trim.as_deref(), 60);
+        v.opt_line("nickname", self.nickname.as_deref(), 60);
         v.money("purchasePriceCents", self.purchase_price_cents);
         match (&self.purchase_price_cents, &self.purchase_currency) {
             (Some(_), None) => v.fail("purchaseCurrency", "is required with purchasePriceCents"),
@@ -959,7 +959,7 @@ impl NewVehicleEvent {
             ),
             _ => {}
         }
-        v.opt_text("title", self.title.as_deref(), MAX_TITLE);
+        v.opt_line("title", self.title.as_deref(), MAX_TITLE);
         if let Some(t) = &self.title
             && t.trim().is_empty()
         {
@@ -967,7 +967,7 @@ impl NewVehicleEvent {
         }
         v.opt_text("notes", self.notes.as_deref(), MAX_NOTES);
         if let Some(vendor) = &self.vendor {
-            v.text("vendor.name", &vendor.name, 1, MAX_SHORT_TEXT);
+            v.line("vendor.name", &vendor.name, 1, MAX_SHORT_TEXT);
         }
         let details = match EventDetails::decode(self.kind, &self.details) {
             Ok(d) => {
@@ -995,7 +995,7 @@ fn validate_details(v: &mut Validator, details: &EventDetails) {
     match details {
         EventDetails::Acquisition(d) => {
             v.money("details.priceCents", d.price_cents);
-            v.opt_text("details.seller", d.seller.as_deref(), MAX_SHORT_TEXT);
+            v.opt_line("details.seller", d.seller.as_deref(), MAX_SHORT_TEXT);
         }
         EventDetails::Maintenance(d) => {
             if d.tasks.is_empty() {
@@ -1017,23 +1017,23 @@ fn validate_details(v: &mut Validator, details: &EventDetails) {
             }
         }
         EventDetails::Repair(d) => {
-            v.opt_text("details.system", d.system.as_deref(), MAX_SHORT_TEXT);
+            v.opt_line("details.system", d.system.as_deref(), MAX_SHORT_TEXT);
             if d.parts.len() > 100 {
                 v.fail("details.parts", "must list at most 100 parts");
             }
             for p in &d.parts {
-                v.text("details.parts", p, 1, MAX_SHORT_TEXT);
+                v.line("details.parts", p, 1, MAX_SHORT_TEXT);
             }
         }
         EventDetails::Collision(d) => {
-            v.opt_text(
+            v.opt_line(
                 "details.insuranceClaimId",
                 d.insurance_claim_id.as_deref(),
                 MAX_SHORT_TEXT,
             );
         }
         EventDetails::Upgrade(d) => {
-            v.opt_text("details.category", d.category.as_deref(), MAX_SHORT_TEXT);
+            v.opt_line("details.category", d.category.as_deref(), MAX_SHORT_TEXT);
             v.money("details.valueAddCents", d.value_add_cents);
         }
         EventDetails::Valuation(d) => v.money("details.amountCents", Some(d.amount_cents)),
@@ -1050,7 +1050,7 @@ fn validate_details(v: &mut Validator, details: &EventDetails) {
             {
                 v.fail("details.tripDistance", "must be from 0 to 100000");
             }
-            v.opt_text("details.station", d.station.as_deref(), MAX_SHORT_TEXT);
+            v.opt_line("details.station", d.station.as_deref(), MAX_SHORT_TEXT);
         }
     }
 }

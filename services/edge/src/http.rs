@@ -16,8 +16,8 @@ use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::openapi::{BearerQuery, ResourceBody, ResourceQuery, ResourceRoute};
 use vwc_http::{
-    Admitted, ApiError, CallerVehicle, FindVehicle, Json, JsonBody, VehiclePath, VehicleScope,
-    route,
+    Admitted, AllFields, ApiError, CallerVehicle, FindVehicle, Json, JsonBody, VehiclePath,
+    VehicleScope, route,
 };
 
 use crate::EdgeStore;
@@ -200,26 +200,29 @@ async fn list_events(
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (limit, after) = page.read::<TimelineCursor>()?;
-    if after
-        .as_ref()
-        .is_some_and(|c| c.v != vehicle.vehicle_id.as_str())
-    {
-        return Err(ApiError::field(
-            "cursor",
-            "is a cursor of another vehicle's timeline",
-        ));
-    }
+    let page = page.read::<TimelineCursor>().and_then(|(limit, after)| {
+        if after
+            .as_ref()
+            .is_some_and(|c| c.v != vehicle.vehicle_id.as_str())
+        {
+            return Err(ApiError::field(
+                "cursor",
+                "is a cursor of another vehicle's timeline",
+            ));
+        }
+        Ok((limit, after))
+    });
+    let (kinds, (from, to), (limit, after), include_voided) =
+        (kinds.read(), range.read(), page, voided.read()).all_fields()?;
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
         id: c.i,
     });
-    let (from, to) = range.read()?;
     let filter = EventFilter {
-        kinds: kinds.read()?,
+        kinds,
         from,
         to,
-        include_voided: voided.read()?,
+        include_voided,
     };
     // The stored JSON goes out as it is, written into the response by the store: the
     // `Page<TimelineItem>` shape without decoding and re-encoding every event (docs/bench.md).
@@ -435,9 +438,8 @@ async fn notifications(
     ApiQuery(unread): ApiQuery<UnreadQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
-    let (limit, after) = page.read::<FeedCursor>()?;
+    let (unread, (limit, after)) = (unread.read(), page.read::<FeedCursor>()).all_fields()?;
     let after = after.map(|c| (c.n, c.i));
-    let unread = unread.read()?;
     let feed = Feed {
         org_id: &org,
         unread_only: unread,
@@ -640,12 +642,11 @@ async fn fleet_costs(
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetCosts>, ApiError> {
-    let grouping = group_by.read()?;
-    let (from, to) = range.read()?;
+    // The page is checked whatever the grouping, though only a page by vehicle uses it.
+    let (grouping, (from, to), (limit, after)) =
+        (group_by.read(), range.read(), page.read::<CostKey>()).all_fields()?;
     // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
     // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
-    // Checked whatever the grouping, though only a page by vehicle uses them.
-    let (limit, after): (usize, Option<CostKey>) = page.read()?;
     let buckets = state.store.fleet_cost_buckets(&org, from, to).await?;
     let (items, next_cursor) = match grouping {
         CostGrouping::Vehicle => {

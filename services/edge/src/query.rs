@@ -1,14 +1,15 @@
 //! The edge's query parameters: one extractor, [`ApiQuery`], whose rejection is a problem, and the
 //! parameter groups the routes combine. Each group is both what a handler reads and, through
 //! `IntoParams`, what the OpenAPI document says; its fields stay the raw strings so that a bad value is a
-//! 422 naming the field, in the words the group's reader gives.
+//! 422 naming the field, in the words the group's reader gives. A group names every bad field it has, and a
+//! route reads its groups with `vwc_http::AllFields`, so one 422 names every bad parameter.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
-use vwc_contracts::EventKind;
-use vwc_http::ApiError;
+use vwc_contracts::{EventKind, FieldError};
+use vwc_http::{AllFields, ApiError};
 
 use crate::cursor;
 use crate::read_model::CostGrouping;
@@ -16,8 +17,8 @@ use crate::read_model::CostGrouping;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 
-/// The query string read into `T`, a query string that cannot be read at all being a 400 problem (the
-/// extractor every service shares).
+/// The query string read into `T`: a parameter the route does not document, or one given twice, is a 422
+/// naming it (the extractor every service shares).
 pub use vwc_http::Query as ApiQuery;
 
 /// `limit` and `cursor` of a paged route, and the one place they are read.
@@ -37,15 +38,14 @@ impl PageQuery {
     /// A bad value of either is a 422 naming the field.
     pub fn read<C: DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
         let limit = vwc_http::count_param(self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
-            .map_err(|m| ApiError::field("limit", m))?;
+            .map_err(|m| ApiError::field("limit", m));
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => Some(
-                cursor::decode(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-            ),
-            None => None,
+            Some(c) => cursor::decode(c)
+                .map(Some)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued")),
+            None => Ok(None),
         };
-        Ok((limit, after))
+        (limit, after).all_fields()
     }
 }
 
@@ -65,18 +65,38 @@ pub struct RangeQuery {
 pub type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 impl RangeQuery {
-    /// `from` (a date: its start) and `to` (a date: its end).
+    /// `from` (a date: its start) and `to` (a date: its end). A range that ends before it starts is a 422
+    /// naming both ends (it holds nothing, and the caller surely meant something else).
     pub fn read(&self) -> Result<Range, ApiError> {
         let from = self
             .from
             .as_deref()
             .map(|s| instant("from", s, false))
-            .transpose()?;
+            .transpose();
         let to = self
             .to
             .as_deref()
             .map(|s| instant("to", s, true))
-            .transpose()?;
+            .transpose();
+        let (from, to) = (from, to).all_fields()?;
+        if let (Some(start), Some(end)) = (from, to)
+            && start > end
+        {
+            let (f, t) = (self.from.as_deref(), self.to.as_deref());
+            let (f, t) = (f.unwrap_or_default(), t.unwrap_or_default());
+            return Err(ApiError::Validation(vec![
+                FieldError {
+                    field: "from".into(),
+                    message: format!(
+                        "is after `to`: the range {f} … {t} ends before it starts (swap them?)"
+                    ),
+                },
+                FieldError {
+                    field: "to".into(),
+                    message: format!("is before `from`: the range {f} … {t} ends before it starts"),
+                },
+            ]));
+        }
         Ok((from, to))
     }
 }
@@ -269,6 +289,41 @@ mod tests {
             ..RangeQuery::default()
         };
         assert_eq!(field_of(bad.read().unwrap_err()), "to");
+    }
+
+    #[test]
+    fn a_range_that_ends_before_it_starts_names_both_ends_and_one_day_is_a_range() {
+        let range = |from: &str, to: &str| RangeQuery {
+            from: Some(from.into()),
+            to: Some(to.into()),
+        };
+        for (from, to) in [
+            ("2025-03-02", "2025-03-01"),
+            ("2025-03-01T12:00:00Z", "2025-03-01T11:59:59Z"),
+            ("2025-03-02", "2025-03-01T23:59:59Z"),
+        ] {
+            match range(from, to).read() {
+                Err(ApiError::Validation(errors)) => {
+                    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+                    assert_eq!(fields, ["from", "to"], "{from} … {to}");
+                    assert!(errors[0].message.contains(from), "{errors:?}");
+                }
+                other => panic!("{from} … {to}: {other:?}"),
+            }
+        }
+        // One day (its start to its end), one instant, and open ends are ranges.
+        for (from, to) in [
+            ("2025-03-01", "2025-03-01"),
+            ("2025-03-01T12:00:00Z", "2025-03-01T12:00:00Z"),
+            ("2025-03-01T23:00:00Z", "2025-03-01"),
+        ] {
+            assert!(range(from, to).read().is_ok(), "{from} … {to}");
+        }
+        let open = RangeQuery {
+            from: Some("2030-01-01".into()),
+            ..RangeQuery::default()
+        };
+        assert!(open.read().is_ok());
     }
 
     #[test]

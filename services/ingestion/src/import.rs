@@ -60,6 +60,37 @@ pub struct ImportOptions {
     /// The vehicle's odometer unit: this API's export names the unit of its rows (`odometerUnit`), and a
     /// row of the other unit is refused; Fuelly's `miles` or `kilometers` trip is converted to it.
     pub odometer_unit: OdometerUnit,
+    /// How the row messages name the import's options (`kind=repair` or `--kind repair`).
+    pub asked_by: AskedBy,
+}
+
+/// Who asked for the import, so that a row's message names an option as the caller gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AskedBy {
+    /// `POST …/imports`: query parameters, `kind=repair`.
+    #[default]
+    Http,
+    /// `vwc import`: options, `--kind repair`.
+    Cli,
+}
+
+impl AskedBy {
+    /// Option `name` (the API's camelCase name) set to `value`, as this caller writes it.
+    pub fn option(self, name: &str, value: &str) -> String {
+        match self {
+            AskedBy::Http => format!("{name}={value}"),
+            AskedBy::Cli => {
+                let mut flag = String::from("--");
+                for c in name.chars() {
+                    if c.is_ascii_uppercase() {
+                        flag.push('-');
+                    }
+                    flag.push(c.to_ascii_lowercase());
+                }
+                format!("{flag} {value}")
+            }
+        }
+    }
 }
 
 fn header_index(headers: &csv::StringRecord) -> Vec<String> {
@@ -285,24 +316,25 @@ fn symbol_currencies(symbol: char) -> Option<&'static [&'static str]> {
 
 /// Refuses an amount whose symbol says another currency than the import's (`€45.99` in a USD import):
 /// its amount would be recorded in the wrong currency.
-fn symbol_agrees(s: &str, currency: &str) -> Result<(), String> {
+fn symbol_agrees(s: &str, options: &ImportOptions) -> Result<(), String> {
+    let currency = options.currency.as_str();
     match s
         .chars()
         .find_map(|c| symbol_currencies(c).map(|cs| (c, cs)))
     {
         Some((symbol, currencies)) if !currencies.contains(&currency) => Err(format!(
             "{s:?} is written in {symbol} ({}), and this import records {currency}: import the file with \
-             currency={} (costs are never converted)",
+             {} (costs are never converted)",
             currencies.join(" or "),
-            currencies[0]
+            options.asked_by.option("currency", currencies[0])
         )),
         _ => Ok(()),
     }
 }
 
-/// [`parse_money`] in an import recording `currency`, refusing an amount whose symbol says another.
-fn money_in(s: &str, currency: &str) -> Result<Option<u64>, String> {
-    symbol_agrees(s, currency)?;
+/// [`parse_money`] in an import recording `options.currency`, refusing an amount whose symbol says another.
+fn money_in(s: &str, options: &ImportOptions) -> Result<Option<u64>, String> {
+    symbol_agrees(s, options)?;
     parse_money(s)
 }
 
@@ -762,7 +794,7 @@ fn lubelogger_row(
             details: serde_json::Value::Null,
         });
     }
-    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, &options.currency))?;
+    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, options))?;
     let description = row.get("description");
     let details = match options.kind {
         EventKind::Maintenance => {
@@ -772,7 +804,8 @@ fn lubelogger_row(
                     "Description",
                     format!(
                         "no maintenance task recognised in {description:?}: name task codes (e.g. \
-                         oil_change) in a Tags column, or import the file with kind=repair"
+                         oil_change) in a Tags column, or import the file with {}",
+                        options.asked_by.option("kind", "repair")
                     ),
                 );
                 return None;
@@ -870,7 +903,7 @@ fn lubelogger_fuel_row(
 ) -> Option<NewVehicleEvent> {
     let (occurred_at, odometer) = lubelogger_when(row, fail)?;
     let volume = row.volume("fuelconsumed", "FuelConsumed", fail)?;
-    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, &options.currency))?;
+    let cost_cents = row.parse("cost", "Cost", fail, |v| money_in(v, options))?;
     let full = row.flag("isfilltofull", "IsFillToFull", true, fail)?;
     let missed = row.flag("missedfuelup", "MissedFuelUp", false, fail)?;
     let fill = FillUp {
@@ -900,7 +933,7 @@ fn fuelly_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<
     };
     let volume = row.volume(column, column, fail)?;
     let price = row.parse("price", "price", fail, |v| {
-        symbol_agrees(v, &options.currency)?;
+        symbol_agrees(v, options)?;
         parse_decimal(v)
     })?;
     let cost_cents = price.map(|p| (p * volume * 100.0).round() as u64);
@@ -1119,6 +1152,7 @@ mod tests {
             kind: EventKind::Maintenance,
             currency: "USD".into(),
             volume_unit: VolumeUnit::Gal,
+            asked_by: AskedBy::Http,
         }
     }
 
@@ -1206,6 +1240,42 @@ mod tests {
         assert_eq!((rows.len(), errors.len()), (1, 1), "{errors:?}");
         assert_eq!(rows[0].event.cost_cents, Some(4599));
         assert!(errors[0].message.contains("currency=USD"), "{errors:?}");
+        // The command line names its option as it is typed.
+        let cli = ImportOptions {
+            asked_by: AskedBy::Cli,
+            ..eur
+        };
+        let (_, _, errors) = read(text, &cli).unwrap();
+        assert!(
+            errors[0]
+                .message
+                .contains("import the file with --currency USD ("),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_hint_names_the_option_as_the_caller_gives_it() {
+        assert_eq!(AskedBy::Http.option("kind", "repair"), "kind=repair");
+        assert_eq!(AskedBy::Cli.option("kind", "repair"), "--kind repair");
+        assert_eq!(AskedBy::Cli.option("volumeUnit", "l"), "--volume-unit l");
+        let text = "Date,Odometer,Description,Notes,Cost\n3/2/2024,1,Washer fluid,,\n";
+        for (asked_by, hint) in [
+            (AskedBy::Http, "kind=repair"),
+            (AskedBy::Cli, "--kind repair"),
+        ] {
+            let options = ImportOptions {
+                asked_by,
+                ..options()
+            };
+            let (_, _, errors) = read(text, &options).unwrap();
+            assert!(
+                errors[0]
+                    .message
+                    .ends_with(&format!("import the file with {hint}")),
+                "{errors:?}"
+            );
+        }
     }
 
     /// A row of another width than the header is refused, not recorded with what it lacks; a column

@@ -116,7 +116,7 @@ impl ItemSettings {
             );
         }
         if let Some(title) = &self.title {
-            v.text("title", title, 1, MAX_ITEM_TITLE);
+            v.line("title", title, 1, MAX_ITEM_TITLE);
         }
         for (field, value, max) in [
             ("intervalMiles", self.intervals.miles, MAX_INTERVAL_DISTANCE),

@@ -26,13 +26,23 @@ pub struct ImportArgs {
     #[arg(long, default_value = "maintenance", value_parser = parse_kind)]
     pub kind: EventKind,
     /// ISO 4217 code of the file's costs.
-    #[arg(long, default_value = "USD")]
+    #[arg(long, default_value = "USD", value_parser = parse_currency)]
     pub currency: String,
     /// Unit of LubeLogger's FuelConsumed: gal (US) or l; by default gal for a vehicle in miles, l in km.
     #[arg(long, value_parser = parse_volume_unit)]
     pub volume_unit: Option<vwc_contracts::VolumeUnit>,
     #[command(flatten)]
     pub data: DataDir,
+}
+
+/// An ISO 4217 code, any case: refused before the file is read, not on every row with a cost.
+fn parse_currency(s: &str) -> Result<String, String> {
+    let code = s.to_ascii_uppercase();
+    if vwc_contracts::currency::is_iso4217(&code) {
+        Ok(code)
+    } else {
+        Err("is not an ISO 4217 currency code (e.g. USD, EUR)".into())
+    }
 }
 
 fn parse_volume_unit(s: &str) -> Result<vwc_contracts::VolumeUnit, String> {
@@ -93,8 +103,9 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     };
     let options = vwc_ingestion::import::ImportOptions {
         kind: args.kind,
-        currency: args.currency.to_ascii_uppercase(),
+        currency: args.currency,
         odometer_unit: vehicle.odometer_unit,
+        asked_by: vwc_ingestion::import::AskedBy::Cli,
         volume_unit: args.volume_unit.unwrap_or(match vehicle.odometer_unit {
             vwc_contracts::OdometerUnit::Mi => vwc_contracts::VolumeUnit::Gal,
             vwc_contracts::OdometerUnit::Km => vwc_contracts::VolumeUnit::L,
@@ -299,5 +310,9 @@ mod tests {
             super::parse_volume_unit("pint"),
             Err("must be gal or l".to_string())
         );
+        assert_eq!(super::parse_currency("eur"), Ok("EUR".to_string()));
+        for refused in ["XXX", "", "dollars"] {
+            assert!(super::parse_currency(refused).is_err(), "{refused}");
+        }
     }
 }

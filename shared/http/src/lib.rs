@@ -12,6 +12,7 @@ mod json;
 mod limit;
 pub mod openapi;
 mod problem;
+mod query;
 mod trace;
 mod vehicle;
 
@@ -24,9 +25,10 @@ pub use file::{Disposition, FileHeaders, content_disposition, file_response};
 pub use json::{Created, Json};
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
+pub use query::{AllFields, Query, RouteQuery, documented_query};
 pub use trace::{RequestTrace, trace_context};
 pub use vehicle::{
-    CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, VehicleScope, gate,
+    CallerVehicle, FindVehicle, Gate, VehicleEventPath, VehiclePath, VehicleScope, gate,
 };
 /// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
 pub use vwc_auth::TokenVerifier;
@@ -48,12 +50,15 @@ pub mod __private {
 
 /// A service's routes and their OpenAPI documentation, starting from the [`openapi::components`] every
 /// service shares: `service_routes![a, b | c]` registers handler `a`, then `b` and `c` (two methods of one
-/// path) together; each with the `#[route]` it is declared with, so neither can go missing.
+/// path) together; each with the `#[route]` it is declared with, so neither can go missing, and knowing
+/// the query parameters it documents (a [`Query`] of the route refuses any other: [`documented_query`]).
 #[macro_export]
 macro_rules! service_routes {
     ($($handler:path $(| $same_path:path)*),* $(,)?) => {
         $crate::__private::utoipa_axum::router::OpenApiRouter::with_openapi($crate::openapi::components())
-            $(.routes($crate::__private::utoipa_axum::routes!($handler $(, $same_path)*)))*
+            $(.routes($crate::documented_query(
+                $crate::__private::utoipa_axum::routes!($handler $(, $same_path)*)
+            )))*
     };
 }
 

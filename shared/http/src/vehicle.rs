@@ -1,8 +1,7 @@
 //! The vehicle a `/v1/vehicles/{id}…` route names, found in the caller's organisation after the caller's
 //! roles have admitted the route: the 403-then-404 order of docs/roles.md, written once for every service.
-//! Also the path and query pieces those routes share: the `{id}` / `{eventId}` parameters (read by the
-//! handlers and documented in OpenAPI from the same struct) and a query extractor whose rejection is a
-//! problem.
+//! Also the path pieces those routes share: the `{id}` / `{eventId}` parameters (read by the handlers and
+//! documented in OpenAPI from the same struct).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,7 +9,6 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 use vwc_auth::Permission;
 use vwc_contracts::{EventId, OrgId, VehicleId};
@@ -38,21 +36,6 @@ pub struct VehicleEventPath {
     /// The record's id (`evt_…`).
     #[param(value_type = String)]
     pub event_id: EventId,
-}
-
-/// The query string read into `T` (fields it does not name are left for other groups); a query string
-/// that cannot be read at all is a 400 problem, like every other rejection.
-pub struct Query<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(t)| Query(t))
-            .map_err(|e| ApiError::BadRequest(e.body_text()))
-    }
 }
 
 /// A router state that can find a vehicle of an organisation in its service's own store (each service

@@ -139,11 +139,11 @@ async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is
         ),
         ("/v1/vehicles/veh_b/after", viewer, 404, None),
         ("/v1/vehicles/veh_a/after", viewer, 403, None),
-        // A query string that cannot be read is a 400 problem.
+        // A parameter given twice is a 422 problem naming it.
         (
             "/v1/vehicles/veh_a/after?greeting=a&greeting=b",
             owner,
-            400,
+            422,
             None,
         ),
     ];
@@ -158,10 +158,10 @@ async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organi
     let cases = [
         ("/v1/fleet?greeting=hi", owner_a, 200, Some("hi org_a")),
         ("/v1/fleet?greeting=hi", owner_b, 200, Some("hi org_b")),
-        // Without the permission: 403, even where the query string could not be read.
+        // Without the permission: 403, even where the query string is refused.
         ("/v1/fleet?greeting=hi", viewer, 403, None),
         ("/v1/fleet?greeting=a&greeting=b", viewer, 403, None),
-        ("/v1/fleet?greeting=a&greeting=b", owner_a, 400, None),
+        ("/v1/fleet?greeting=a&greeting=b", owner_a, 422, None),
         ("/v1/fleet", None, 401, None),
     ];
     answers_each(&base, &cases).await;
@@ -178,12 +178,12 @@ async fn a_vehicle_scope_names_the_path_vehicle_in_the_callers_organisation_afte
     let viewer = Some(("org_a", Role::Viewer));
     let cases = [
         ("/s/veh_a", viewer, 403, None),
-        // The gate first: 403 even where the query string could not be read.
+        // The gate first: 403 even where the query string is refused.
         ("/s/veh_a?greeting=a&greeting=b", viewer, 403, None),
         (
             "/s/veh_a?greeting=a&greeting=b",
             Some(("org_a", Role::Owner)),
-            400,
+            422,
             None,
         ),
         ("/s/veh_a", None, 401, None),

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::route;
-use vwc_http::{Admitted, ApiError, FindVehicle, Json};
+use vwc_http::{Admitted, AllFields, ApiError, FindVehicle, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
@@ -141,6 +141,27 @@ async fn records(
     Ok((out, truncated))
 }
 
+/// `q`, trimmed: 1–200 characters with at least one word to search for.
+fn read_q(q: Option<&str>) -> Result<&str, ApiError> {
+    let q = q.map(str::trim).unwrap_or("");
+    if q.is_empty() {
+        return Err(ApiError::field("q", "required: the words to look for"));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::field(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if vwc_search::terms(q).is_empty() {
+        return Err(ApiError::field(
+            "q",
+            "has no word to search for (only common words or punctuation)",
+        ));
+    }
+    Ok(q)
+}
+
 /// Search the organisation's records
 ///
 /// Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
@@ -153,38 +174,21 @@ async fn search(
     Admitted { org, .. }: Admitted<ReadVehicles>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    let q = query.q.as_deref().map(str::trim).unwrap_or("");
-    if q.is_empty() {
-        return Err(ApiError::field("q", "required: the words to look for"));
-    }
-    if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::field(
-            "q",
-            format!("must be at most {MAX_QUERY_CHARS} characters"),
-        ));
-    }
-    let terms = vwc_search::terms(q);
-    if terms.is_empty() {
-        return Err(ApiError::field(
-            "q",
-            "has no word to search for (only common words or punctuation)",
-        ));
-    }
+    let q = read_q(query.q.as_deref());
     let limit = vwc_http::count_param(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
-        .map_err(|m| ApiError::field("limit", m))?;
+        .map_err(|m| ApiError::field("limit", m));
+    let not_ours = || ApiError::field("cursor", "is not a cursor this API issued for this query");
+    let position = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => cursor::decode::<Position>(c).map(Some).ok_or_else(not_ours),
+    };
+    let (q, limit, position) = (q, limit, position).all_fields()?;
     let vehicle = query.vehicle_id.as_deref().filter(|v| !v.is_empty());
     let print = fingerprint(q, vehicle);
-    let (offset, as_of) = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+    let (offset, as_of) = match position {
         None => (0, state.clock.now()),
-        Some(c) => match cursor::decode::<Position>(c) {
-            Some(p) if p.f == print => (p.o, p.t),
-            _ => {
-                return Err(ApiError::field(
-                    "cursor",
-                    "is not a cursor this API issued for this query",
-                ));
-            }
-        },
+        Some(p) if p.f == print => (p.o, p.t),
+        Some(_) => return Err(not_ours()),
     };
     let vehicles = match vehicle {
         Some(id) => vec![state.vehicle_of(&org, &id.into()).await?],
@@ -194,6 +198,7 @@ async fn search(
             .await
             .map_err(ApiError::internal)?,
     };
+    let terms = vwc_search::terms(q);
     let (records, truncated) = records(&state, &org, vehicles, as_of).await?;
     let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
     let documents: Vec<String> = fields.iter().map(|f| document(f)).collect();

@@ -265,9 +265,10 @@ async fn register_dealer(
     Json(new): Json<NewDealer>,
 ) -> Result<Created<DealerRegistered>, ApiError> {
     let name = new.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 120 {
-        return Err(ApiError::field("name", "must be 1–120 characters"));
-    }
+    // The name becomes the vendor of every record the dealer sends: one line, as a vendor's is.
+    let mut v = vwc_contracts::validation::Validator::default();
+    v.line("name", &name, 1, vwc_contracts::MAX_SHORT_TEXT);
+    v.finish().map_err(ApiError::Validation)?;
     let secret = WebhookSecret::generate();
     let now = state.clock.now();
     let dealer = DealerRow {

@@ -145,15 +145,34 @@ fn field(field: &str, message: &str) -> FieldError {
 }
 
 /// The payload's name for a field of the event it becomes, so a 422 names what the dealer sent: the
-/// amounts (a cost, an appraisal's value, a sale's price) all come from `totalCents`.
+/// amounts (a cost, an appraisal's value, a sale's price) all come from `totalCents`, a repair's parts
+/// from the lines' descriptions, and the details a payload carries at its top level are named there.
 pub fn payload_field(mut error: FieldError) -> FieldError {
-    if matches!(
-        error.field.as_str(),
-        "costCents" | "details.amountCents" | "details.priceCents"
-    ) {
-        error.field = "totalCents".into();
-    }
+    let field = match error.field.as_str() {
+        "costCents" | "details.amountCents" | "details.priceCents" => "totalCents",
+        "details.parts" => "lines",
+        "details.system" => "system",
+        "details.insuranceClaimId" => "insuranceClaimId",
+        _ => return error,
+    };
+    error.field = field.into();
     error
+}
+
+/// The dealer's name as a record's vendor (and a sale's seller): one line. A name registered before names
+/// had to be one line has its line breaks and control characters read as spaces, so the dealer's records
+/// are not refused for what the dealer cannot change.
+fn vendor_name(dealer_name: &str) -> String {
+    dealer_name
+        .chars()
+        .map(|c| {
+            if c.is_control() || vwc_contracts::validation::is_line_break(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl DealerPayload {
@@ -168,6 +187,8 @@ impl DealerPayload {
             errors.push(field("lines", "must have at most 200 lines"));
         }
         let currency = self.currency.clone().unwrap_or_else(|| "USD".into());
+        let dealer_name = vendor_name(dealer_name);
+        let dealer_name = dealer_name.as_str();
         let (kind, details, default_title) = match self.payload_type {
             DealerPayloadType::ServiceRecord => {
                 let mut tasks: Vec<String> = Vec::new();
@@ -195,15 +216,28 @@ impl DealerPayload {
                     "Dealer service",
                 )
             }
-            DealerPayloadType::RepairOrder => (
-                EventKind::Repair,
-                serde_json::to_value(RepairDetails {
-                    system: self.system.clone(),
-                    parts: self.lines.iter().map(|l| l.description.clone()).collect(),
-                    warranty: self.warranty.unwrap_or(false),
-                }),
-                "Dealer repair",
-            ),
+            DealerPayloadType::RepairOrder => {
+                // Each description becomes a part: one line, named here by its line.
+                for (i, line) in self.lines.iter().enumerate() {
+                    let mut v = vwc_contracts::validation::Validator::default();
+                    v.line(
+                        &format!("lines[{i}].description"),
+                        &line.description,
+                        1,
+                        vwc_contracts::MAX_SHORT_TEXT,
+                    );
+                    errors.extend(v.finish().err().into_iter().flatten());
+                }
+                (
+                    EventKind::Repair,
+                    serde_json::to_value(RepairDetails {
+                        system: self.system.clone(),
+                        parts: self.lines.iter().map(|l| l.description.clone()).collect(),
+                        warranty: self.warranty.unwrap_or(false),
+                    }),
+                    "Dealer repair",
+                )
+            }
             DealerPayloadType::Appraisal => match self.total_cents {
                 Some(amount) => (
                     EventKind::Valuation,
@@ -387,6 +421,56 @@ mod tests {
                 })
                 .unwrap_or_else(|e| panic!("example {name} is refused: {e:?}"));
         }
+    }
+
+    /// A single-line field a dealer sends with a line break or a control character is refused under the
+    /// payload's own name; the notes keep their line breaks; a dealer name registered with a line break
+    /// reads as one line.
+    #[test]
+    fn single_line_fields_of_a_payload_refuse_line_breaks_under_the_payloads_names() {
+        let now = vwc_clock::now();
+        let repair = |extra: serde_json::Value| {
+            let mut v = json!({"type": "repair_order", "vin": "1HGCM82633A004352",
+                "occurredAt": "2026-01-01T00:00:00Z", "lines": [{"description": "pads"}]});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            payload(v)
+        };
+        let fields = |p: DealerPayload| -> Vec<String> {
+            match p.to_new_event("d", "D") {
+                Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+                Ok(e) => e
+                    .check(now)
+                    .err()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| payload_field(e).field)
+                    .collect(),
+            }
+        };
+        assert_eq!(
+            fields(repair(json!({"title": "Brakes\r\nand more"}))),
+            ["title"]
+        );
+        assert_eq!(fields(repair(json!({"system": "brakes\n"}))), ["system"]);
+        assert_eq!(
+            fields(repair(
+                json!({"lines": [{"description": "pads"}, {"description": "rotor\u{7}"}]})
+            )),
+            ["lines[1].description"]
+        );
+        let collision = payload(
+            json!({"type": "collision_report", "vin": "1HGCM82633A004352",
+            "occurredAt": "2026-01-01T00:00:00Z", "severity": "minor", "insuranceClaimId": "A\nB"}),
+        );
+        assert_eq!(fields(collision), ["insuranceClaimId"]);
+        assert!(fields(repair(json!({"notes": "line one\nline two"}))).is_empty());
+        assert_eq!(fields(repair(json!({"notes": "bell\u{7}"}))), ["notes"]);
+        let e = repair(json!({}))
+            .to_new_event("d", "Main St\nAuto")
+            .unwrap();
+        assert_eq!(e.vendor.unwrap().name, "Main St Auto");
     }
 
     #[test]

@@ -5,32 +5,93 @@ use axum::http::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
-use vwc_contracts::EventKind;
+use vwc_contracts::{EventKind, VolumeUnit};
 use vwc_http::gate::AfterLookup;
 use vwc_http::route;
-use vwc_http::{ApiError, Json, Query, RawBody, VehiclePath};
+use vwc_http::{AllFields, ApiError, Json, Query, RawBody, VehiclePath};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
 use crate::http::VehicleOf;
 use crate::openapi::ResourceBody;
 
+/// The import's query, kept as the strings sent: [`ImportQuery::read`] judges them, so a bad value is a
+/// 422 naming its parameter.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// `true`: check every row and report, record nothing.
-    #[serde(default)]
-    dry_run: Option<bool>,
+    #[param(value_type = Option<bool>)]
+    dry_run: Option<String>,
     /// Kind of LubeLogger's service, repair or upgrade records (it exports one file per kind):
     /// `maintenance` (the default), `repair` or `upgrade`.
-    #[param(value_type = Option<String>)]
-    kind: Option<EventKind>,
+    kind: Option<String>,
     /// ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent.
     currency: Option<String>,
     /// Unit of LubeLogger's `FuelConsumed`: `gal` (US) or `l`; by default `gal` for a vehicle in miles
     /// and `l` for one in km.
-    #[param(value_type = Option<String>)]
-    volume_unit: Option<vwc_contracts::VolumeUnit>,
+    volume_unit: Option<String>,
+}
+
+/// What [`ImportQuery`] asks for: the options of the rows (the odometer unit is the vehicle's) and whether
+/// to record them.
+struct ImportParams {
+    dry_run: bool,
+    kind: EventKind,
+    currency: String,
+    volume_unit: Option<VolumeUnit>,
+}
+
+impl ImportQuery {
+    /// Every parameter judged at once: one 422 names each bad one.
+    fn read(&self) -> Result<ImportParams, ApiError> {
+        let dry_run = match self.dry_run.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ApiError::field("dryRun", "must be true or false")),
+        };
+        let kind = match self.kind.as_deref() {
+            None => Ok(EventKind::Maintenance),
+            Some(k) => EventKind::parse(k)
+                .filter(|k| {
+                    matches!(
+                        k,
+                        EventKind::Maintenance | EventKind::Repair | EventKind::Upgrade
+                    )
+                })
+                .ok_or_else(|| ApiError::field("kind", "must be maintenance, repair or upgrade")),
+        };
+        // Judged once here, not on every row that has a cost.
+        let currency = self
+            .currency
+            .as_deref()
+            .map_or_else(|| "USD".to_string(), str::to_ascii_uppercase);
+        let currency = if vwc_contracts::currency::is_iso4217(&currency) {
+            Ok(currency)
+        } else {
+            Err(ApiError::field(
+                "currency",
+                format!(
+                    "{:?} is not an ISO 4217 currency code (e.g. USD, EUR)",
+                    self.currency.as_deref().unwrap_or_default()
+                ),
+            ))
+        };
+        let volume_unit = match self.volume_unit.as_deref() {
+            None => Ok(None),
+            Some(u) => VolumeUnit::parse(u)
+                .map(Some)
+                .ok_or_else(|| ApiError::field("volumeUnit", "must be gal or l")),
+        };
+        let (dry_run, kind, currency, volume_unit) =
+            (dry_run, kind, currency, volume_unit).all_fields()?;
+        Ok(ImportParams {
+            dry_run,
+            kind,
+            currency,
+            volume_unit,
+        })
+    }
 }
 
 /// `200` of `POST /v1/vehicles/{id}/imports`.
@@ -67,6 +128,7 @@ pub(crate) async fn import_csv(
 ) -> Result<Json<ImportReport>, ApiError> {
     caller.require(Permission::RecordAnyEvent)?;
     let Query(query) = query?;
+    let params = query.read()?;
     let vehicle = &caller.vehicle;
     let media = headers
         .get(CONTENT_TYPE)
@@ -80,32 +142,19 @@ pub(crate) async fn import_csv(
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::field("body", "the file is not UTF-8 text"))?;
-    let kind = query.kind.unwrap_or(EventKind::Maintenance);
-    if !matches!(
-        kind,
-        EventKind::Maintenance | EventKind::Repair | EventKind::Upgrade
-    ) {
-        return Err(ApiError::field(
-            "kind",
-            "must be maintenance, repair or upgrade",
-        ));
-    }
-    let currency = query
-        .currency
-        .unwrap_or_else(|| "USD".into())
-        .to_ascii_uppercase();
-    let volume_unit = query.volume_unit.unwrap_or(match vehicle.odometer_unit {
-        vwc_contracts::OdometerUnit::Mi => vwc_contracts::VolumeUnit::Gal,
-        vwc_contracts::OdometerUnit::Km => vwc_contracts::VolumeUnit::L,
+    let volume_unit = params.volume_unit.unwrap_or(match vehicle.odometer_unit {
+        vwc_contracts::OdometerUnit::Mi => VolumeUnit::Gal,
+        vwc_contracts::OdometerUnit::Km => VolumeUnit::L,
     });
     let options = ImportOptions {
-        kind,
-        currency,
+        kind: params.kind,
+        currency: params.currency,
         volume_unit,
         odometer_unit: vehicle.odometer_unit,
+        asked_by: super::AskedBy::Http,
     };
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
-    let dry_run = query.dry_run.unwrap_or(false);
+    let dry_run = params.dry_run;
     let outcome = super::apply(
         &caller.ingestion,
         vehicle,

@@ -311,3 +311,131 @@ async fn a_purchase_price_without_a_currency_is_refused() {
     assert_eq!(stored_events(&app, "org_a", &vehicle).await, 1);
     app.stop().await;
 }
+
+/// A single-line field (a vehicle's name, a record's title, vendor and parts, a maintenance item's title, a
+/// dealer's name) refuses a line break or any other control character: 422 naming it, nothing stored. Notes
+/// keep their line breaks, and refuse other control characters.
+#[tokio::test]
+async fn single_line_fields_refuse_line_breaks_and_notes_keep_theirs() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 453).await;
+    // The scheduler knows the vehicle (its maintenance route answers 404 until it does).
+    app.settle().await;
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    let at = "2026-01-01T00:00:00Z";
+    let repair = |extra: serde_json::Value| {
+        let mut e = json!({"kind": "repair", "occurredAt": at});
+        e.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        e
+    };
+    let cases: Vec<(&str, String, serde_json::Value, &str)> = vec![
+        (
+            "a nickname with a line feed",
+            "/v1/vehicles".into(),
+            json!({"vin": vin(454), "year": 2020, "make": "Honda", "model": "Civic",
+                "nickname": "Blue\ncar"}),
+            "nickname",
+        ),
+        (
+            "a model with a tab",
+            "/v1/vehicles".into(),
+            json!({"vin": vin(454), "year": 2020, "make": "Honda", "model": "Civic\tSi"}),
+            "model",
+        ),
+        (
+            "a title with CR LF",
+            events.clone(),
+            repair(json!({"title": "Brake pads\r\nand rotors"})),
+            "title",
+        ),
+        (
+            "a title with a line separator",
+            events.clone(),
+            repair(json!({"title": "Brake pads\u{2028}and rotors"})),
+            "title",
+        ),
+        (
+            "a vendor with a line feed",
+            events.clone(),
+            repair(json!({"vendor": {"name": "Main St\nAuto"}})),
+            "vendor.name",
+        ),
+        (
+            "a part with a carriage return",
+            events.clone(),
+            repair(json!({"details": {"parts": ["pads\r"]}})),
+            "details.parts",
+        ),
+        (
+            "notes with an escape",
+            events.clone(),
+            repair(json!({"notes": "red \u{1b}[31m"})),
+            "notes",
+        ),
+        (
+            "a custom maintenance item's title with a line feed",
+            format!("/v1/vehicles/{vehicle}/maintenance/custom_wax"),
+            json!({"title": "Wax\nand polish", "intervalMonths": 6}),
+            "title",
+        ),
+        (
+            "a dealer's name with a line feed",
+            "/v1/dealers".into(),
+            json!({"name": "Main St\nAuto"}),
+            "name",
+        ),
+    ];
+    for (what, path, body_json, field) in cases {
+        let method = if path.contains("/maintenance/") {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let (status, ct, problem) =
+            super::common::send(&app, method, &token, &path, Some(&body_json)).await;
+        assert_eq!(status, 422, "{what}: {problem}");
+        assert_eq!(ct, "application/problem+json", "{what}");
+        assert_eq!(
+            pluck(&problem["errors"], "field"),
+            vec![field],
+            "{what}: {problem}"
+        );
+    }
+    let (status, _, problem) = super::common::patch(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{vehicle}"),
+        &json!({"nickname": "Blue\r\ncar"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(pluck(&problem["errors"], "field"), vec!["nickname"]);
+    // Nothing was stored: one vehicle, no events, its nickname unchanged, no custom item, no dealer.
+    app.settle().await;
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 0);
+    let list = app.get_ok(&token, "/v1/vehicles").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert!(list["items"][0]["nickname"].is_null(), "{list}");
+    let maintenance = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/maintenance"))
+        .await;
+    assert!(
+        !pluck(&maintenance["items"], "task").contains(&"custom_wax".to_string()),
+        "{maintenance}"
+    );
+    // Notes are several lines: kept as written.
+    let (status, _, created) = post(
+        &app,
+        &token,
+        &events,
+        &repair(json!({"title": "Brake pads", "notes": "Front pads.\r\nRear next time.\tOK"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["event"]["notes"],
+        "Front pads.\r\nRear next time.\tOK"
+    );
+    app.stop().await;
+}

@@ -350,7 +350,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         ("", "application/json", csv.as_str(), 415),
         ("", "text/csv", "just,some,columns\n1,2,3\n", 422),
         ("?kind=collision", "text/csv", SERVICE_RECORDS, 422),
-        ("?dryRun=maybe", "text/csv", SERVICE_RECORDS, 400),
+        ("?dryRun=maybe", "text/csv", SERVICE_RECORDS, 422),
     ] {
         let (status, ct, problem) = body(
             app.http
@@ -376,6 +376,51 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     assert_eq!(status, 403);
     app.settle().await;
     app.timeline_of_len_at_most(&token, &original, 7).await;
+    app.stop().await;
+}
+
+/// A bad import option refuses the request up front, once, naming it: an unknown currency is not reported
+/// on each row with a cost, and nothing is recorded, dry run or not.
+#[tokio::test]
+async fn an_unknown_currency_refuses_the_import_once_naming_the_parameter() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 6).await;
+    for query in [
+        "?currency=XXX",
+        "?currency=XXX&dryRun=true",
+        "?currency=usd1&kind=fuel",
+    ] {
+        let (status, ct, problem) = import(&app, &token, &vehicle, query, SERVICE_RECORDS).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (422, "application/problem+json"),
+            "{query} {problem}"
+        );
+        let errors = problem["errors"].as_array().unwrap();
+        let currency: Vec<_> = errors.iter().filter(|e| e["field"] == "currency").collect();
+        assert_eq!(currency.len(), 1, "{query} {problem}");
+        assert!(
+            currency[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not an ISO 4217 currency code"),
+            "{problem}"
+        );
+        assert!(errors.iter().all(|e| e.get("row").is_none()), "{problem}");
+    }
+    let (_, _, problem) = import(&app, &token, &vehicle, "?currency=usd1&kind=fuel", "").await;
+    assert_eq!(
+        common::pluck(&problem["errors"], "field"),
+        ["kind", "currency"]
+    );
+    // The same file in a known currency, lower case as sent: the good rows are recorded.
+    let (status, _, report) =
+        import(&app, &token, &vehicle, "?currency=eur", SERVICE_RECORDS).await;
+    assert_eq!(status, 200, "{report}");
+    app.settle().await;
+    assert_eq!(
+        common::stored_events(&app, "org_a", &vehicle).await,
+        report["imported"].as_u64().unwrap()
+    );
     app.stop().await;
 }
 
@@ -416,6 +461,44 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
             dry["errors"].as_array().map(Vec::len)
         ),
         (Some(4), Some(3))
+    );
+    // The row naming no task is told of the command's option, not of the API's query parameter.
+    let hints: Vec<&str> = dry["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.contains("no maintenance task"))
+        .collect();
+    assert_eq!(hints.len(), 1, "{dry}");
+    assert!(
+        hints[0].ends_with("import the file with --kind repair") && !hints[0].contains("kind="),
+        "{}",
+        hints[0]
+    );
+    // An unknown currency is refused once, before the file is read, naming the option.
+    let mut args = vec![
+        "import",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+        &file,
+    ];
+    args.extend_from_slice(&["--currency", "XXX"]);
+    let out = vwc_output(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--currency") && stderr.contains("is not an ISO 4217 currency code"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let report = run_import(&[]);
     assert_eq!(

@@ -28,6 +28,7 @@ mod lifecycle;
 mod maintenance;
 mod memory;
 mod otlp;
+mod query_params;
 mod routes;
 mod search;
 mod tenancy;

@@ -443,3 +443,59 @@ async fn a_record_dated_after_the_vehicles_sale_is_refused_and_nothing_is_kept()
     app.timeline_of_len(&fleet, &vehicle, 1).await;
     app.stop().await;
 }
+
+/// A dealer's single-line field (the title, a repair line's description, the system, a claim id) with a line
+/// break or another control character is the webhook's documented schema error — 422 problem+json naming
+/// the payload's field — and keeps nothing, so the corrected delivery is recorded under the same
+/// `webhook-id`; notes keep their line breaks.
+#[tokio::test]
+async fn a_webhooks_single_line_field_with_a_line_break_is_a_422_naming_it() {
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
+    let dealer = register_dealer(&app, &fleet, "Main St Auto").await;
+    let vehicle = app.register(&fleet, &vin(455)).await;
+    let repair = |extra: Value| {
+        let mut v = json!({"type": "repair_order", "vin": vin(455), "occurredAt": "2026-02-01T09:00:00Z",
+            "totalCents": 30000, "currency": "USD", "lines": [{"description": "Front pads"}]});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    for (extra, field) in [
+        (json!({"title": "Brakes\r\nX-Injected: yes"}), "title"),
+        (json!({"title": "Brakes\u{1b}[2J"}), "title"),
+        (
+            json!({"lines": [{"description": "Front pads"}, {"description": "Rotors\nand more"}]}),
+            "lines[1].description",
+        ),
+        (json!({"system": "brakes\n"}), "system"),
+    ] {
+        let (status, ctype, problem) = send_signed(&app, &dealer, "lb1", &repair(extra)).await;
+        assert_eq!(status, 422, "{field}: {problem}");
+        assert!(ctype.starts_with("application/problem+json"), "{ctype}");
+        assert_eq!(
+            common::pluck(&problem["errors"], "field"),
+            vec![field],
+            "{problem}"
+        );
+    }
+    app.settle().await;
+    app.timeline_of_len(&fleet, &vehicle, 0).await;
+    // The same delivery, corrected: recorded, its notes' line breaks kept.
+    let good = repair(json!({"title": "Brakes", "notes": "Front pads.\nRotors next time."}));
+    let (status, _, receipt) = send_signed(&app, &dealer, "lb1", &good).await;
+    assert_eq!(
+        (status, receipt["status"].as_str()),
+        (200, Some("recorded")),
+        "{receipt}"
+    );
+    app.settle().await;
+    let timeline = app
+        .get_ok(&fleet, &format!("/v1/vehicles/{vehicle}/events"))
+        .await;
+    assert_eq!(
+        timeline["items"][0]["notes"], "Front pads.\nRotors next time.",
+        "{timeline}"
+    );
+    app.stop().await;
+}
