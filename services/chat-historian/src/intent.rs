@@ -2005,8 +2005,10 @@ const KIND_WORDS: &[(EventKind, &[&str])] = &[
             "gas",
             "gasoline",
             "diesel",
-            "fill-up",
-            "fill-ups",
+            // The question is normalised before it is read: "fill-up" arrives as "fill up".
+            "fill up",
+            "fill ups",
+            "filled up",
             "fillup",
             "fillups",
         ],
@@ -4249,6 +4251,19 @@ mod tests {
                 .as_deref(),
             Some("cabin_air_filter")
         );
+    }
+
+    #[test]
+    fn fill_ups_name_fuel_records_written_with_their_hyphen_or_without() {
+        for q in [
+            "How many fill-ups have I had?",
+            "How many fill ups this year?",
+            "How much did my fill-ups cost?",
+            "When was the last fill-up?",
+            "When did I last fill up?",
+        ] {
+            assert_eq!(slots(q).kind, Some(EventKind::Fuel), "{q}");
+        }
     }
 
     #[test]
