@@ -2976,6 +2976,11 @@ fn specification_asked(q: &str) -> Option<&'static Specification> {
             "spent",
             "cost",
             "paid",
+            // "What oil changes …" asks for the records, not for the oil ("what oil" followed by the task).
+            "what oil change",
+            "what oil changes",
+            "which oil change",
+            "which oil changes",
         ],
     ) {
         return None;
@@ -4250,6 +4255,21 @@ mod tests {
                 .task
                 .as_deref(),
             Some("cabin_air_filter")
+        );
+    }
+
+    #[test]
+    fn what_oil_changes_asks_for_the_records_and_what_oil_for_the_specification() {
+        for q in [
+            "What oil changes and repairs were done?",
+            "Which oil changes were at Main St Auto?",
+            "What oil change did I have in 2025?",
+        ] {
+            assert_eq!(slots(q).specification, None, "{q}");
+        }
+        assert_eq!(
+            slots("What oil does it take?").specification.as_deref(),
+            Some("recommended engine oil (grade and capacity)")
         );
     }
 

@@ -4403,3 +4403,20 @@ fn a_count_names_what_it_counts() {
         a.text
     );
 }
+
+#[test]
+fn what_oil_changes_and_repairs_were_done_lists_those_records() {
+    let k = fixture();
+    let a = ask(&k, "What oil changes and repairs were done?");
+    assert!(
+        !a.text.contains("owner's manual"),
+        "answered as the oil's specification: {}",
+        a.text
+    );
+    assert!(
+        a.text.starts_with("4 records are recorded, newest first"),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), ["e07", "e04", "e03", "e02"], "{}", a.text);
+}
