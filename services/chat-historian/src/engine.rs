@@ -35,7 +35,8 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// apart with their total; rolling periods compared ("the last 6 months than the 6 months before"); a period
 /// compared that is still running said to be counted so far; counts named by their noun ("1 repair"); "fill-ups"
 /// read as fuel records (the hyphen, dropped in normalising, had kept them from ever matching); "what oil changes
-/// …" asks for the records, not for the oil's specification. Only
+/// …" asks for the records, not for the oil's specification; "oil" before a fault or a part ("the oil leak
+/// repair") is no oil change. Only
 /// the label changes for stored turns: each keeps the version that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
 pub const ENGINE_VERSION: &str = "1.3.0";

@@ -2323,11 +2323,33 @@ fn part_asked(q: &str, parts: &[String]) -> Option<String> {
     }
 }
 
+/// What a bare "oil" names when a word of a fault or a part follows it: not the oil change ("the oil leak
+/// repair", "oil pressure sensor").
+const OIL_NOT_CHANGED: &[&str] = &[
+    "oil leak",
+    "oil leaks",
+    "oil leaking",
+    "oil pan",
+    "oil pressure",
+    "oil light",
+    "oil sensor",
+    "oil pump",
+    "oil cooler",
+    "oil seal",
+    "oil gasket",
+    "oil consumption",
+    "oil burning",
+];
+
 fn task_of(q: &str) -> Option<&'static TaskPhrase> {
     // Longest phrase first across every task, so "brake fluid" wins over a bare "brake".
     let mut best: Option<(&TaskPhrase, usize)> = None;
+    let oil_is_a_fault = has_any(q, OIL_NOT_CHANGED);
     for t in TASKS {
         for p in t.phrases {
+            if *p == "oil" && oil_is_a_fault {
+                continue;
+            }
             if has(q, p) && best.is_none_or(|(_, len)| len < p.len()) {
                 best = Some((t, p.len()));
             }
@@ -2488,6 +2510,11 @@ const GENERIC_SUBJECTS: &[(&str, &str)] = &[
     ("oxygen sensor", "oxygen sensor"),
     ("clutch", "clutch"),
     ("serpentine belt", "serpentine belt"),
+    ("oil leak", "oil leak"),
+    ("oil leaks", "oil leak"),
+    ("oil pan", "oil pan"),
+    ("oil pump", "oil pump"),
+    ("oil cooler", "oil cooler"),
 ];
 
 /// Makes and models people name their vehicles by: (as answers name it, the normalised ways it is written).
@@ -4271,6 +4298,24 @@ mod tests {
             slots("What oil does it take?").specification.as_deref(),
             Some("recommended engine oil (grade and capacity)")
         );
+    }
+
+    #[test]
+    fn oil_before_a_fault_or_a_part_is_no_oil_change() {
+        for q in [
+            "How much did the oil leak repair cost?",
+            "When was the oil pressure sensor replaced?",
+            "Who fixed the oil pan?",
+        ] {
+            assert_eq!(slots(q).task, None, "{q}");
+        }
+        assert_eq!(
+            slots("How much did the oil leak repair cost?").kind,
+            Some(EventKind::Repair)
+        );
+        for q in ["How much was the oil?", "When was the oil done?"] {
+            assert_eq!(slots(q).task.as_deref(), Some("oil_change"), "{q}");
+        }
     }
 
     #[test]

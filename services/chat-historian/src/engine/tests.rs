@@ -4420,3 +4420,13 @@ fn what_oil_changes_and_repairs_were_done_lists_those_records() {
     );
     assert_eq!(cited(&a), ["e07", "e04", "e03", "e02"], "{}", a.text);
 }
+
+#[test]
+fn an_oil_leak_repair_is_not_an_oil_change_nor_every_repair() {
+    let k = fixture();
+    // It read "No cost is recorded for oil change" (the bare "oil"), then, once "oil" before a fault no
+    // longer named the task, every repair's cost (the brake job's).
+    let a = ask(&k, "How much did the oil leak repair cost?");
+    assert_eq!(a.text, "No cost is recorded for oil leak.");
+    assert!(cited(&a).is_empty(), "{:?}", cited(&a));
+}
