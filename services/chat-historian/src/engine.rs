@@ -36,7 +36,7 @@ pub const ENGINE_NAME: &str = "deterministic";
 /// compared that is still running said to be counted so far; counts named by their noun ("1 repair"); "fill-ups"
 /// read as fuel records (the hyphen, dropped in normalising, had kept them from ever matching); "what oil changes
 /// …" asks for the records, not for the oil's specification; "oil" before a fault or a part ("the oil leak
-/// repair") is no oil change. Only
+/// repair") is no oil change; a comparison asked as less is answered as less ("Less was spent in 2024, …"). Only
 /// the label changes for stored turns: each keeps the version that answered it, and a
 /// follow-up on an older turn reads its stored intent, slots and citations as before (`tests/engine_versions.rs`).
 pub const ENGINE_VERSION: &str = "1.3.0";
@@ -1519,7 +1519,11 @@ impl Ctx<'_> {
             _ if a == b => "The two are equal.".to_string(),
             _ => {
                 let (more, by) = if a > b { (0, a - b) } else { (1, b - a) };
-                format!("More {}, by {}.", labels[more], times(by))
+                if s.fewer {
+                    format!("Fewer {}, by {}.", labels[1 - more], times(by))
+                } else {
+                    format!("More {}, by {}.", labels[more], times(by))
+                }
             }
         };
         let text = format!("{head}: {}. {verdict}", each.join("; "));
@@ -1939,7 +1943,11 @@ impl Ctx<'_> {
                 }
                 (Some(a), Some(b)) => {
                     let (more, by) = if a > b { (0, a - b) } else { (1, b - a) };
-                    format!("more was spent {}, by {}", labels[more], money(by, cur))
+                    if s.fewer {
+                        format!("less was spent {}, by {}", labels[1 - more], money(by, cur))
+                    } else {
+                        format!("more was spent {}, by {}", labels[more], money(by, cur))
+                    }
                 }
                 (Some(_), None) | (None, Some(_)) => {
                     let (has, none) = if of(0).is_some() { (0, 1) } else { (1, 0) };

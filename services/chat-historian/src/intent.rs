@@ -278,6 +278,10 @@ pub struct Slots {
     /// `part`, `system`, `kind` and `kinds` are not set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub either: Vec<Subject>,
+    /// A comparison asked the other way round ("Did I spend less this year than last year?", "fewer oil
+    /// changes"): the verdict names the period with less, in the question's words.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fewer: bool,
 }
 
 /// One of several subjects a question joins ([`Slots::either`]): a task or a kind.
@@ -3253,6 +3257,21 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.compare = Some(second);
         slots.pick = None;
     }
+    // Asked as less, not more: the verdict says which period had less.
+    slots.fewer = slots.compare.is_some()
+        && has_any(
+            q,
+            &[
+                "less",
+                "fewer",
+                "lower",
+                "cheaper",
+                "smaller",
+                "less often",
+                "less frequently",
+            ],
+        )
+        && !has_any(q, &["more", "higher", "bigger"]);
     slots.distance_unit = distance_unit_asked(q);
     slots.currency = currency_asked(question, q);
     // What "I" spent (not what "it" cost): the owner's own spending.

@@ -4226,11 +4226,19 @@ fn a_rolling_period_is_compared_with_the_one_before_it() {
         let a = ask(&k, q);
         assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
         assert!(a.understanding.slots.compare.is_some(), "{q}");
+        // Asked as less, the verdict names the period with less.
+        let verdict = if q.contains("less") {
+            "Less was spent in the previous 12 months (2024-05-10 to 2025-05-09), by 712.51 USD."
+        } else {
+            "More was spent in the last 12 months, by 712.51 USD."
+        };
         assert_eq!(
             a.text,
-            "Costs recorded for the vehicle (purchase excluded): in the last 12 months, 1,494.99 USD over 3 \
-             records; in the previous 12 months (2024-05-10 to 2025-05-09), 782.48 USD over 3 records. More \
-             was spent in the last 12 months, by 712.51 USD.",
+            format!(
+                "Costs recorded for the vehicle (purchase excluded): in the last 12 months, 1,494.99 USD over 3 \
+                 records; in the previous 12 months (2024-05-10 to 2025-05-09), 782.48 USD over 3 records. \
+                 {verdict}"
+            ),
             "{q}"
         );
         assert_eq!(cited(&a), ["e05", "e06", "e07", "e02", "e03", "e04"], "{q}");
@@ -4429,4 +4437,33 @@ fn an_oil_leak_repair_is_not_an_oil_change_nor_every_repair() {
     let a = ask(&k, "How much did the oil leak repair cost?");
     assert_eq!(a.text, "No cost is recorded for oil leak.");
     assert!(cited(&a).is_empty(), "{:?}", cited(&a));
+}
+
+#[test]
+fn a_comparison_asked_as_less_is_answered_as_less() {
+    let k = fixture();
+    // 2024: 294.98 USD; 2025: 1,982.49 USD (e04–e07).
+    let a = ask(&k, "Did I spend less in 2024 than in 2025?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert!(a.understanding.slots.fewer);
+    assert!(
+        a.text.ends_with("Less was spent in 2024, by 1,687.51 USD."),
+        "{}",
+        a.text
+    );
+    let b = ask(&k, "Did I change the oil less often in 2025 than in 2024?");
+    assert_eq!(b.understanding.intent, Intent::CountDone);
+    assert!(
+        b.text.ends_with("Fewer in 2025, by 1 oil change."),
+        "{}",
+        b.text
+    );
+    // Asked as more, answered as more, as before.
+    let c = ask(&k, "Did I spend more in 2025 than in 2024?");
+    assert!(!c.understanding.slots.fewer);
+    assert!(
+        c.text.ends_with("More was spent in 2025, by 1,687.51 USD."),
+        "{}",
+        c.text
+    );
 }
