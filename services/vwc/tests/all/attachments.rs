@@ -57,6 +57,15 @@ async fn upload(
     body(send_raw(app, Method::POST, token, &path, content_type, bytes).await).await
 }
 
+/// Asserts that an answer (status, content type, body) is a problem+json with `status`.
+fn assert_problem(status: u16, content_type: &str, problem: &Value, expected: u16) {
+    assert_eq!(
+        (status, content_type),
+        (expected, "application/problem+json"),
+        "{problem}"
+    );
+}
+
 /// [`upload`], asserting 201; the attachment.
 async fn uploaded(
     app: &TestApp,
@@ -152,11 +161,7 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     // Pre-signed uploads are S3's: this deployment says to upload directly.
     let (uploads, file) = (format!("{path}/uploads"), json!({"fileName": "a.pdf"}));
     let (status, ct, problem) = post(&app, &owner, &uploads, &file).await;
-    assert_eq!(
-        (status, ct.as_str()),
-        (409, "application/problem+json"),
-        "{problem}"
-    );
+    assert_problem(status, &ct, &problem, 409);
 
     // Durable under the data dir, and served again after a restart.
     let dir = app.stop().await;
@@ -215,11 +220,7 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
         elf(),
     )
     .await;
-    assert_eq!(
-        (status, ct.as_str()),
-        (415, "application/problem+json"),
-        "{problem}"
-    );
+    assert_problem(status, &ct, &problem, 415);
     assert!(
         problem["detail"].as_str().unwrap().contains("ELF"),
         "{problem}"
@@ -238,11 +239,7 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
     big.resize(10 * 1024 * 1024 + 1, 0);
     let (status, ct, problem) =
         upload(&app, &owner, &path, ("huge.jpg", "image/jpeg"), big.clone()).await;
-    assert_eq!(
-        (status, ct.as_str()),
-        (413, "application/problem+json"),
-        "{problem}"
-    );
+    assert_problem(status, &ct, &problem, 413);
     // Exactly 10 MiB is fine.
     big.truncate(10 * 1024 * 1024);
     uploaded(&app, &owner, &path, ("big.jpg", "image/jpeg"), big).await;
@@ -355,11 +352,7 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     let disguised = ticket("receipt.pdf").await;
     put(disguised.clone(), elf()).await;
     let (status, ct, problem) = confirm(&disguised).await;
-    assert_eq!(
-        (status, ct.as_str()),
-        (415, "application/problem+json"),
-        "{problem}"
-    );
+    assert_problem(status, &ct, &problem, 415);
     let pending = s3
         .list_objects_v2()
         .bucket(&bucket)
@@ -444,11 +437,7 @@ async fn a_voided_event_keeps_its_attachments_readable_and_refuses_new_ones() {
     // It takes no new file: a 409 that says why, and nothing is stored.
     let (status, content_type, refused) =
         upload(&app, &owner, &path, ("again.pdf", "application/pdf"), pdf()).await;
-    assert_eq!(
-        (status, content_type.as_str()),
-        (409, "application/problem+json"),
-        "{refused}"
-    );
+    assert_problem(status, &content_type, &refused, 409);
     assert!(
         refused["detail"].as_str().unwrap().contains("voided"),
         "{refused}"

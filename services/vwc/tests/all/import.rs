@@ -432,18 +432,23 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
     let file = dir.path().join("service.csv");
     std::fs::write(&file, SERVICE_RECORDS).unwrap();
     let file = file.to_str().unwrap().to_string();
-    let run_import = |extra: &[&str]| {
+    let (data_dir, vehicle_id, file_path) = (data.as_str(), vehicle.as_str(), file.as_str());
+    let import_args = move |extra: &[&'static str]| {
         let mut args = vec![
             "import",
             "--data-dir",
-            &data,
+            data_dir,
             "--org",
             "org_a",
             "--vehicle",
-            &vehicle,
-            &file,
+            vehicle_id,
+            file_path,
         ];
         args.extend_from_slice(extra);
+        args
+    };
+    let run_import = |extra: &[&'static str]| {
+        let args = import_args(extra);
         // The file has three bad rows: the report lists them and the exit status says some were refused.
         let out = vwc_output(&args);
         assert_eq!(
@@ -477,17 +482,7 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
         hints[0]
     );
     // An unknown currency is refused once, before the file is read, naming the option.
-    let mut args = vec![
-        "import",
-        "--data-dir",
-        &data,
-        "--org",
-        "org_a",
-        "--vehicle",
-        &vehicle,
-        &file,
-    ];
-    args.extend_from_slice(&["--currency", "XXX"]);
+    let args = import_args(&["--currency", "XXX"]);
     let out = vwc_output(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
