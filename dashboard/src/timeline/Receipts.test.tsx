@@ -237,4 +237,26 @@ describe("a record's receipts", () => {
     ).toBeInTheDocument();
     expect(within(files).queryByLabelText("Attach a receipt or document")).toBeNull();
   });
+
+  it("tells of a voided record without files only that it takes none", async () => {
+    const voided = {
+      ...event("a", "2026-03-20T00:00:00Z"),
+      voided: true,
+      voidedAt: "2026-03-22T00:00:00Z",
+      voidReason: "entered twice",
+    } as TimelineItem;
+    mockFetch(
+      (url) =>
+        url.pathname === FILES ? json({ items: [] }) : json({ items: [voided], nextCursor: null }),
+      { attachments: true },
+    );
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    await userEvent.click(await screen.findByRole("checkbox", { name: "Show voided records" }));
+    await userEvent.click(await screen.findByRole("button", { name: /^Event a/ }));
+    const files = await screen.findByRole("region", { name: "Receipts and documents" });
+    expect(await within(files).findByText("No files attached.")).toBeInTheDocument();
+    expect(within(files).getByText("A voided record takes no new files.")).toBeInTheDocument();
+    expect(within(files).queryByText(/keeps its files/)).toBeNull();
+    expect(within(files).queryByLabelText("Attach a receipt or document")).toBeNull();
+  });
 });

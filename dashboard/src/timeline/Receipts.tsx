@@ -166,8 +166,12 @@ export function Receipts({
             ))}
           </ul>
         ))}
-      {event.voided && (
-        <p className="muted">A voided record keeps its files; it takes no new ones.</p>
+      {event.voided && list.data && (
+        <p className="muted">
+          {items.length === 0
+            ? "A voided record takes no new files."
+            : "A voided record keeps its files; it takes no new ones."}
+        </p>
       )}
       {mayAttach && list.data && (
         <div className="receipt-add">
