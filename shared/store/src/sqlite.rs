@@ -903,26 +903,38 @@ const EMPTY_WAL_WHEN_IDLE_FOR: std::time::Duration = if cfg!(test) {
 
 fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     use std::sync::mpsc::RecvTimeoutError;
-    // What is left to do once the writes stop: hand back the page cache, then empty the WAL.
+    use std::time::Instant;
+    // What is left to do once the writes stop: keep a read open for the readers (soon), hand back the
+    // page cache, then empty the WAL; and while the read is kept, move it to the newest snapshot now and
+    // then.
     let (mut cached, mut wal_written) = (false, false);
+    let mut keeper = ReadKeeper::default();
+    let mut idle_since = Instant::now();
     loop {
-        let wait = if cached {
-            Some(SHRINK_WHEN_IDLE_FOR)
-        } else if wal_written {
-            Some(EMPTY_WAL_WHEN_IDLE_FOR.saturating_sub(SHRINK_WHEN_IDLE_FOR))
-        } else {
-            None
-        };
-        let first = match wait {
-            Some(wait) => match rx.recv_timeout(wait) {
+        let due = [
+            keeper.due(idle_since),
+            cached.then(|| idle_since + SHRINK_WHEN_IDLE_FOR),
+            wal_written.then(|| idle_since + EMPTY_WAL_WHEN_IDLE_FOR),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let first = match due {
+            Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    if cached {
+                    let now = Instant::now();
+                    if cached && now >= idle_since + SHRINK_WHEN_IDLE_FOR {
                         shrink_page_cache(conn);
                         cached = false;
-                    } else {
+                    }
+                    if wal_written && now >= idle_since + EMPTY_WAL_WHEN_IDLE_FOR {
+                        keeper.release(conn);
                         empty_wal(conn);
                         wal_written = false;
+                    }
+                    if keeper.due(idle_since).is_some_and(|at| now >= at) {
+                        keeper.renew(conn);
                     }
                     continue;
                 }
@@ -933,6 +945,7 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             },
         };
+        keeper.release(conn);
         wal_written = true;
         cached = true;
         let mut jobs = vec![first];
@@ -943,6 +956,76 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
             }
         }
         run_group(conn, jobs);
+        idle_since = Instant::now();
+    }
+    keeper.release(conn);
+}
+
+/// How long the writer goes without a job before it opens the read [`ReadKeeper`] keeps.
+const KEEP_READ_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How often a kept read moves to the newest snapshot: another process's commits (`vwc sweep` beside
+/// `vwc up`) cannot be checkpointed past the snapshot it holds.
+const KEEP_READ_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A read transaction the idle writer keeps open on its connection, so that the pooled readers' own read
+/// transactions find their WAL-index read lock already held in this process. SQLite's unix VFS asks the
+/// operating system for a shared lock (`fcntl`) only when no other connection of the process holds it,
+/// and releases it when the last one lets go: without a holder, the two busiest readers took and released
+/// it on nearly every read (≈ 9 % of the server's CPU serving timeline pages; docs/bench.md). Held only
+/// while no write comes (a job releases it before its transaction, and it is opened again only after
+/// [`KEEP_READ_AFTER`] without one), moved to the newest snapshot every [`KEEP_READ_FOR`], and released
+/// before the idle WAL is emptied, so it neither delays a write nor pins the WAL for long.
+#[derive(Default)]
+struct ReadKeeper {
+    /// When the kept read was opened (or last failed to open); `None` while none is kept.
+    since: Option<std::time::Instant>,
+    open: bool,
+}
+
+impl ReadKeeper {
+    /// When the keeper has something to do: open a read once the writer has been idle a while, or move
+    /// the one it keeps to the newest snapshot.
+    fn due(&self, idle_since: std::time::Instant) -> Option<std::time::Instant> {
+        Some(match self.since {
+            Some(since) => since + KEEP_READ_FOR,
+            None => idle_since + KEEP_READ_AFTER,
+        })
+    }
+
+    /// Opens the read (ending the one kept, if any) on the newest snapshot. A failure is only logged:
+    /// the readers then take their locks themselves, as they would without it, and the keeper tries
+    /// again [`KEEP_READ_FOR`] later.
+    fn renew(&mut self, conn: &Connection) {
+        self.release(conn);
+        self.since = Some(std::time::Instant::now());
+        let opened = control(conn, "BEGIN").and_then(|()| {
+            conn.prepare_cached("SELECT 1 FROM sqlite_schema LIMIT 1")?
+                .query_row([], |_| Ok(()))
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(()),
+                    e => Err(e),
+                })
+        });
+        match opened {
+            Ok(()) => self.open = true,
+            Err(e) => {
+                tracing::debug!(error = %e, "the idle writer could not keep a read open");
+                if !conn.is_autocommit() {
+                    let _ = control(conn, "COMMIT");
+                }
+            }
+        }
+    }
+
+    /// Ends the kept read, if any; the next is opened after [`KEEP_READ_AFTER`] without a job.
+    fn release(&mut self, conn: &Connection) {
+        self.since = None;
+        if std::mem::take(&mut self.open)
+            && let Err(e) = control(conn, "COMMIT")
+        {
+            tracing::warn!(error = %e, "the idle writer could not end the read it kept");
+        }
     }
 }
 
@@ -1944,6 +2027,97 @@ pub(crate) mod tests {
         tokio::time::sleep(EMPTY_WAL_WHEN_IDLE_FOR).await;
         assert_eq!(wal_len(), 0, "the idle WAL is emptied");
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 1_200);
+    }
+
+    /// The read-mark locks (bytes 123–127 of the `-shm` file, `WAL_READ_LOCK(0..5)` in SQLite) this
+    /// process holds on `path`'s WAL index, from `/proc/locks`.
+    #[cfg(target_os = "linux")]
+    fn read_marks_held(path: &Path) -> Vec<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let shm = PathBuf::from(format!("{}-shm", path.display()));
+        let inode = std::fs::metadata(&shm).unwrap().ino();
+        let pid = std::process::id().to_string();
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                // "1: POSIX  ADVISORY  READ 1234 08:01:5678 123 123"
+                let file_inode = f.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+                let start = f.get(6)?.parse::<u64>().ok()?;
+                (f.get(1) == Some(&"POSIX")
+                    && f.get(3) == Some(&"READ")
+                    && f.get(4) == Some(&pid.as_str())
+                    && file_inode == inode
+                    && (123..=127).contains(&start))
+                .then_some(start)
+            })
+            .collect()
+    }
+
+    /// Once the writer has been idle for a moment it keeps a read open, so this process holds a
+    /// read-mark lock with no read running: a pooled reader's transaction then finds the lock held and
+    /// asks the operating system for nothing (docs/bench.md). The kept read moves to the newest snapshot
+    /// now and then, so another connection's writes (another process's, in use) are checkpointed whole,
+    /// and a write after the pause commits as before.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn an_idle_writer_keeps_a_read_open_for_the_readers_and_moves_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keep.db");
+        let wal = dir.path().join("keep.db-wal");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        commit_padded_rows(&db, &wal, 1, 100).await;
+        // Polled rather than slept for, so a loaded machine does not fail it; bounded well within
+        // EMPTY_WAL_WHEN_IDLE_FOR, after which the WAL is emptied whatever the keeper does.
+        let within = |limit: std::time::Duration| {
+            let until = std::time::Instant::now() + limit;
+            move || std::time::Instant::now() < until
+        };
+        let waiting = within(KEEP_READ_AFTER * 50);
+        while read_marks_held(&path).is_empty() && waiting() {
+            tokio::time::sleep(KEEP_READ_AFTER).await;
+        }
+        assert_eq!(
+            read_marks_held(&path).len(),
+            1,
+            "the idle writer keeps a read"
+        );
+        let seen: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(seen, 100, "a reader sees every commit");
+
+        // Another connection writes; once the kept read has moved on, a checkpoint copies all of it.
+        let other = open_connection(&path).unwrap();
+        let mut insert = other
+            .prepare("INSERT INTO t (x, pad) VALUES (?1, zeroblob(3900))")
+            .unwrap();
+        for x in 1000..1500 {
+            insert.execute([x]).unwrap();
+        }
+        drop(insert);
+        let checkpoint = || -> (i64, i64, i64) {
+            other
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .unwrap()
+        };
+        let waiting = within(KEEP_READ_FOR * 3);
+        let (mut busy, mut log, mut copied) = checkpoint();
+        while (busy, copied) != (0, log) && waiting() {
+            tokio::time::sleep(KEEP_READ_AFTER * 5).await;
+            (busy, log, copied) = checkpoint();
+        }
+        assert_eq!((busy, copied), (0, log), "the kept read held the WAL back");
+        assert_eq!(read_marks_held(&path).len(), 1, "and is kept still");
+
+        let started = std::time::Instant::now();
+        commit_padded_rows(&db, &wal, 1, 100).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 700);
     }
 
     /// A database asked for larger pages is made with them, keeps its WAL within the same bytes as one
