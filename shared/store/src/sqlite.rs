@@ -2070,14 +2070,12 @@ pub(crate) mod tests {
         commit_padded_rows(&db, &wal, 1, 100).await;
         // Polled rather than slept for, so a loaded machine does not fail it; bounded well within
         // EMPTY_WAL_WHEN_IDLE_FOR, after which the WAL is emptied whatever the keeper does.
-        let within = |limit: std::time::Duration| {
-            let until = std::time::Instant::now() + limit;
-            move || std::time::Instant::now() < until
-        };
-        let waiting = within(KEEP_READ_AFTER * 50);
-        while read_marks_held(&path).is_empty() && waiting() {
-            tokio::time::sleep(KEEP_READ_AFTER).await;
-        }
+        vwc_testkit::until(
+            "the idle writer to keep a read",
+            KEEP_READ_AFTER * 50,
+            || !read_marks_held(&path).is_empty(),
+        )
+        .await;
         assert_eq!(
             read_marks_held(&path).len(),
             1,
@@ -2105,12 +2103,17 @@ pub(crate) mod tests {
                 })
                 .unwrap()
         };
-        let waiting = within(KEEP_READ_FOR * 3);
-        let (mut busy, mut log, mut copied) = checkpoint();
-        while (busy, copied) != (0, log) && waiting() {
-            tokio::time::sleep(KEEP_READ_AFTER * 5).await;
-            (busy, log, copied) = checkpoint();
-        }
+        let checkpointed_whole = || {
+            let (busy, log, copied) = checkpoint();
+            (busy, copied) == (0, log)
+        };
+        vwc_testkit::until(
+            "the kept read to move on",
+            KEEP_READ_FOR * 3,
+            checkpointed_whole,
+        )
+        .await;
+        let (busy, log, copied) = checkpoint();
         assert_eq!((busy, copied), (0, log), "the kept read held the WAL back");
         assert_eq!(read_marks_held(&path).len(), 1, "and is kept still");
 
