@@ -52,7 +52,54 @@ pub struct EdgeState {
     pub verifier: Arc<dyn TokenVerifier>,
     /// The system's clock: "the last 12 months" and a notification's read time are read from it.
     pub clock: SharedClock,
+    /// Timeline pages kept under their vehicle's timeline version (`--timeline-cache-mib`).
+    pub pages: Arc<crate::page_cache::PageCache>,
 }
+
+/// The request's `If-None-Match` header, when it came (the one header a conditional page reads; taking it
+/// alone spares copying the others).
+pub struct IfNoneMatch(Option<axum::http::HeaderValue>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(
+            parts
+                .headers
+                .get(axum::http::header::IF_NONE_MATCH)
+                .cloned(),
+        ))
+    }
+}
+
+impl IfNoneMatch {
+    /// Whether the client holds the representation `etag` (weak comparison, as RFC 9110 §13.1.2 asks of
+    /// `If-None-Match`: a `W/` prefix on either side does not matter; `*` matches any).
+    pub fn matches(&self, etag: &str) -> bool {
+        let Some(value) = self.0.as_ref().and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+        let ours = opaque(etag);
+        value
+            .split(',')
+            .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
+    }
+}
+
+/// The `ETag` of a timeline page read at `version` of its vehicle's timeline: this build's version is part
+/// of it, as a new build may write the same rows differently.
+pub fn timeline_etag(version: u64) -> String {
+    format!("\"{}-{version}\"", env!("CARGO_PKG_VERSION"))
+}
+
+/// What every timeline page answer says about caching: only the caller may keep it (it is behind a
+/// token), and must ask again before using it (`If-None-Match` makes that cheap).
+const TIMELINE_CACHE_CONTROL: &str = "private, no-cache";
 
 vwc_http::has_verifier!(EdgeState);
 
@@ -187,10 +234,17 @@ struct FeedCursor {
 ///
 /// Events newest first (by `occurredAt`, then id), optionally filtered by kind and time range.
 #[route(get "/v1/vehicles/{id}/events", tag = "timeline",
-    params(VehiclePath, KindQuery, RangeQuery, PageQuery, VoidedQuery),
+    params(VehiclePath, KindQuery, RangeQuery, PageQuery, VoidedQuery,
+        ("If-None-Match" = Option<String>, Header,
+            description = "The `ETag` of a page the caller holds: a 304 while the vehicle's timeline has not changed.")),
     ok(200, "A page of events, newest first; a corrected record shows its current version, marked.",
-        Page<crate::corrections::TimelineItem>),
+        Page<crate::corrections::TimelineItem>,
+        headers(("ETag" = String, description = "The page's version: send it back as `If-None-Match` to be answered 304 while the vehicle's timeline has not changed (SQLite store).")),
+        ),
+    ok(304, "The vehicle's timeline has not changed since the page whose `ETag` the request's `If-None-Match` names: keep using it.",
+        headers(("ETag" = String, description = "The page's version, as before."))),
     errors(ResourceQuery))]
+#[allow(clippy::too_many_arguments)]
 async fn list_events(
     State(state): State<EdgeState>,
     // The page's one read checks the vehicle too: another organisation's is a 404 like a missing one.
@@ -199,6 +253,8 @@ async fn list_events(
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(voided): ApiQuery<VoidedQuery>,
+    axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
+    if_none_match: IfNoneMatch,
 ) -> Result<axum::response::Response, ApiError> {
     let page = page.read::<TimelineCursor>().and_then(|(limit, after)| {
         if after
@@ -224,6 +280,35 @@ async fn list_events(
         to,
         include_voided,
     };
+    // The vehicle's timeline version first (a store that counts none answers `None`): while it stays, the
+    // page kept under it is the page, and a client holding its `ETag` is told so (docs/api.md).
+    let version = state.store.timeline_version(&vehicle).await?;
+    let etag = version.map(timeline_etag);
+    let key = (version.is_some() && state.pages.enabled()).then(|| {
+        crate::page_cache::PageCache::key(
+            vehicle.org_id.as_str(),
+            vehicle.vehicle_id.as_str(),
+            raw_query.as_deref(),
+        )
+    });
+    if let Some(etag) = &etag
+        && if_none_match.matches(etag)
+    {
+        return Ok(timeline_answer(
+            axum::http::StatusCode::NOT_MODIFIED,
+            axum::body::Body::empty(),
+            etag,
+        ));
+    }
+    if let (Some(version), Some(key), Some(etag)) = (version, &key, &etag)
+        && let Some(kept) = state.pages.get(key, version)
+    {
+        return Ok(timeline_answer(
+            axum::http::StatusCode::OK,
+            axum::body::Body::from(kept),
+            etag,
+        ));
+    }
     // The stored JSON goes out as it is, written into the response by the store: the
     // `Page<TimelineItem>` shape without decoding and re-encoding every event (docs/bench.md).
     let query = TimelineQuery {
@@ -243,14 +328,48 @@ async fn list_events(
             i: p.id.clone(),
         })
     });
-    let mut response = axum::response::Response::new(axum::body::Body::from(
-        page.into_json(next_cursor.as_deref()),
-    ));
+    let json = axum::body::Bytes::from(page.into_json(next_cursor.as_deref()));
+    // Read after the version was, the page is at least as new as it: kept under it, it is never older.
+    if let (Some(version), Some(key)) = (version, key) {
+        state.pages.put(key, version, json.clone());
+    }
+    let mut response = axum::response::Response::new(axum::body::Body::from(json));
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),
     );
+    if let Some(etag) = etag {
+        set_timeline_headers(response.headers_mut(), &etag);
+    }
     Ok(response)
+}
+
+/// A timeline answer from what is known without reading the page: `304` or a kept page.
+fn timeline_answer(
+    status: axum::http::StatusCode,
+    body: axum::body::Body,
+    etag: &str,
+) -> axum::response::Response {
+    let mut response = axum::response::Response::new(body);
+    *response.status_mut() = status;
+    if status == axum::http::StatusCode::OK {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+    }
+    set_timeline_headers(response.headers_mut(), etag);
+    response
+}
+
+fn set_timeline_headers(headers: &mut axum::http::HeaderMap, etag: &str) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(etag) {
+        headers.insert(axum::http::header::ETAG, value);
+    }
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static(TIMELINE_CACHE_CONTROL),
+    );
 }
 
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.

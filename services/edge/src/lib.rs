@@ -11,6 +11,7 @@ pub mod fuel;
 pub mod http;
 #[cfg(feature = "aws")]
 pub mod mongo;
+pub mod page_cache;
 pub mod query;
 pub mod read_model;
 pub mod search;

@@ -248,6 +248,33 @@ ALTER TABLE vehicle_stats ADD COLUMN acquisitions INTEGER NOT NULL DEFAULT 0;
 "#,
         rebuild_lifetime_sql!()
     ),
+    // Each vehicle's timeline version: how many times its rows have changed, counted by the table itself
+    // so that no writer (this process's projection, an import, a daily job in another process) can miss
+    // it. A kept timeline page is served while its version stays (`page_cache`); a vehicle without a row
+    // here has not changed since the count began (version 0).
+    r#"
+CREATE TABLE timeline_versions (
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (org_id, vehicle_id)
+) WITHOUT ROWID;
+CREATE TRIGGER timeline_versions_on_insert AFTER INSERT ON timeline BEGIN
+  INSERT INTO timeline_versions (org_id, vehicle_id, version) VALUES (NEW.org_id, NEW.vehicle_id, 1)
+    ON CONFLICT (org_id, vehicle_id) DO UPDATE SET version = version + 1;
+END;
+CREATE TRIGGER timeline_versions_on_update AFTER UPDATE ON timeline BEGIN
+  INSERT INTO timeline_versions (org_id, vehicle_id, version) VALUES (NEW.org_id, NEW.vehicle_id, 1)
+    ON CONFLICT (org_id, vehicle_id) DO UPDATE SET version = version + 1;
+  INSERT INTO timeline_versions (org_id, vehicle_id, version)
+    SELECT OLD.org_id, OLD.vehicle_id, 1 WHERE OLD.org_id <> NEW.org_id OR OLD.vehicle_id <> NEW.vehicle_id
+    ON CONFLICT (org_id, vehicle_id) DO UPDATE SET version = version + 1;
+END;
+CREATE TRIGGER timeline_versions_on_delete AFTER DELETE ON timeline BEGIN
+  INSERT INTO timeline_versions (org_id, vehicle_id, version) VALUES (OLD.org_id, OLD.vehicle_id, 1)
+    ON CONFLICT (org_id, vehicle_id) DO UPDATE SET version = version + 1;
+END;
+"#,
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -597,6 +624,10 @@ fn timeline_query(
 /// not `EXISTS`: SQLite 3.5x turns an `EXISTS` into a join that reads the vehicle first and then sorts
 /// the whole timeline in a temporary B-tree (test `the_timeline_page_query_walks_its_index_in_order`).
 const KNOWN_VEHICLE: &str = " AND (SELECT 1 FROM vehicles WHERE org_id = ?1 AND id = ?2) = 1";
+/// A vehicle's timeline version (`timeline_versions`, 0 before its first counted change): no row when
+/// the vehicle is not in the organisation.
+const TIMELINE_VERSION: &str = "SELECT coalesce((SELECT version FROM timeline_versions
+    WHERE org_id = ?1 AND vehicle_id = ?2), 0) FROM vehicles WHERE org_id = ?1 AND id = ?2";
 /// What the timeline page reads of each row: its position and its JSON.
 const PAGE_COLUMNS: &str = "occurred_at, id, body";
 
@@ -1014,6 +1045,20 @@ impl EdgeStore for SqliteEdgeStore {
                     }
                 }
                 Ok(Some(page))
+            })
+            .await
+    }
+
+    async fn timeline_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>> {
+        let (org, id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
+        // Two key lookups: short enough for this task's thread, as the page itself (above).
+        self.db
+            .read_inline(move |conn| {
+                let version: Option<i64> = conn
+                    .prepare_cached(TIMELINE_VERSION)?
+                    .query_row(params![org, id], |r| r.get(0))
+                    .optional()?;
+                Ok(version.map(|v| v.max(0) as u64))
             })
             .await
     }
@@ -1468,6 +1513,84 @@ mod tests {
 
     /// A correction's recount of the vehicle's stats reads only that vehicle's rows: four walks of the
     /// timeline's key, never a scan of every organisation's timeline.
+    /// The schema steps before the one that writes `marker`: a data dir as an older build left it.
+    fn migrations_before(marker: &str) -> &'static [&'static str] {
+        let step = MIGRATIONS
+            .iter()
+            .position(|m| m.contains(marker))
+            .unwrap_or_else(|| panic!("no schema step writes {marker:?}"));
+        &MIGRATIONS[..step]
+    }
+
+    /// Every change of a vehicle's timeline rows counts in its version — an insert, an update, a delete,
+    /// a row moved to another vehicle (both count) — whoever writes them; another vehicle's or a row
+    /// ignored as a duplicate does not; a vehicle not in the organisation has no version.
+    #[tokio::test]
+    async fn the_timeline_version_counts_every_change_of_a_vehicles_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edge.db");
+        let store = SqliteEdgeStore::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (id, org) in [("veh_1", "org_a"), ("veh_2", "org_a"), ("veh_3", "org_b")] {
+            conn.execute(
+                "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, '{}')",
+                params![id, org],
+            )
+            .unwrap();
+        }
+        let version = |org: &'static str, id: &'static str| {
+            let store = &store;
+            async move {
+                store
+                    .timeline_version(&VehicleRef::new(org, id))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(version("org_a", "veh_1").await, Some(0), "no change yet");
+        assert_eq!(
+            version("org_b", "veh_1").await,
+            None,
+            "another organisation's"
+        );
+        assert_eq!(
+            version("org_a", "veh_9").await,
+            None,
+            "not in the read model"
+        );
+        let insert =
+            "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, body)
+                      VALUES (?1, 'org_a', ?2, 'repair', '2024-01-01T00:00:00.000000000Z', '{}')";
+        conn.execute(insert, params!["evt_1", "veh_1"]).unwrap();
+        assert_eq!(version("org_a", "veh_1").await, Some(1));
+        conn.execute(insert, params!["evt_1", "veh_1"]).unwrap();
+        assert_eq!(
+            version("org_a", "veh_1").await,
+            Some(1),
+            "a duplicate ignored"
+        );
+        conn.execute(insert, params!["evt_2", "veh_2"]).unwrap();
+        assert_eq!(
+            version("org_a", "veh_1").await,
+            Some(1),
+            "another vehicle's row"
+        );
+        conn.execute("UPDATE timeline SET voided = 1 WHERE id = 'evt_1'", [])
+            .unwrap();
+        assert_eq!(version("org_a", "veh_1").await, Some(2));
+        conn.execute(
+            "UPDATE timeline SET vehicle_id = 'veh_2' WHERE id = 'evt_1'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(version("org_a", "veh_1").await, Some(3), "a row moved away");
+        assert_eq!(version("org_a", "veh_2").await, Some(2), "and moved in");
+        conn.execute("DELETE FROM timeline WHERE id = 'evt_2'", [])
+            .unwrap();
+        assert_eq!(version("org_a", "veh_2").await, Some(3));
+        assert_eq!(version("org_a", "veh_1").await, Some(3));
+    }
+
     #[tokio::test]
     async fn a_recount_walks_the_vehicles_own_rows() {
         let args: SqlArgs = vec![Box::new("veh_1"), Box::new("org_a")];
@@ -1511,7 +1634,7 @@ mod tests {
     async fn a_timeline_from_before_the_clustering_keeps_its_rows_and_their_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("edge.db");
-        drop(SqliteDb::open(&path, &MIGRATIONS[..MIGRATIONS.len() - 1]).unwrap());
+        drop(SqliteDb::open(&path, migrations_before("CREATE TABLE timeline_by_vehicle")).unwrap());
         let old = rusqlite::Connection::open(&path).unwrap();
         old.execute(
             "INSERT INTO vehicles (id, org_id, body) VALUES ('veh_1', 'org_a', '{}')",
@@ -1587,7 +1710,7 @@ mod tests {
     async fn lifetime_costs_and_acquisitions_are_filled_for_data_written_before_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("edge.db");
-        drop(SqliteDb::open(&path, &MIGRATIONS[..MIGRATIONS.len() - 1]).unwrap());
+        drop(SqliteDb::open(&path, migrations_before("CREATE TABLE vehicle_costs")).unwrap());
         let old = rusqlite::Connection::open(&path).unwrap();
         let priced = |id: &str| {
             let v = Vehicle {

@@ -622,6 +622,13 @@ pub trait EdgeStore: Plumbing {
         &self,
         query: &TimelineQuery<'_>,
     ) -> StoreResult<Option<crate::timeline_page::TimelinePage>>;
+    /// How many times the vehicle's timeline has changed (rows added, corrected, voided), for
+    /// [`PageCache`](crate::page_cache::PageCache) and the page's `ETag`: `None` when the vehicle is not in
+    /// the organisation's read model, or when this store keeps no such count (MongoDB's adapter: every
+    /// page is then read whole). It only ever grows, whatever process or path wrote the timeline.
+    async fn timeline_version(&self, _vehicle: &VehicleRef) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
     /// The valuation history newest first (`asOf` descending): the page's `after` is the day the
     /// points are strictly before.
     async fn valuations(

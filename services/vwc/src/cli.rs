@@ -180,6 +180,11 @@ pub struct HttpArgs {
     /// Seconds before a request is abandoned with a 503.
     #[arg(long, env = "VWC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Mebibytes of timeline pages kept in memory, each served again while its vehicle's timeline has not
+    /// changed (SQLite store; at most 4,096); 0 keeps none.
+    #[arg(long, env = "VWC_TIMELINE_CACHE_MIB", default_value_t = crate::embedded::DEFAULT_TIMELINE_CACHE_MIB,
+        value_parser = clap::value_parser!(u64).range(0..=4096))]
+    pub timeline_cache_mib: u64,
     /// Keep event attachments in this S3 bucket (pre-signed uploads and downloads; `--aws-endpoint`
     /// applies) instead of under the data dir.
     #[arg(long, env = "VWC_ATTACHMENTS_BUCKET")]
@@ -245,6 +250,7 @@ impl HttpArgs {
         opts.cors_origin = self.cors_origin.clone();
         opts.public_url = self.public_url.clone();
         opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
+        opts.timeline_cache_bytes = (self.timeline_cache_mib as usize) << 20;
         opts.jwks = self.jwks.clone();
         opts.jwt_issuer = self.jwt_issuer.clone();
         opts.jwt_audience = self.jwt_audience.clone();

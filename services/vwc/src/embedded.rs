@@ -71,11 +71,17 @@ pub fn public_url(url: &str) -> anyhow::Result<Arc<str>> {
     Ok(Arc::from(origin))
 }
 
+/// Mebibytes of timeline pages `vwc up` keeps in memory by default (`--timeline-cache-mib`): a few
+/// hundred pages of 50 events.
+pub const DEFAULT_TIMELINE_CACHE_MIB: u64 = 8;
+
 /// Edge-of-HTTP settings for [`ApiRoutes::into_router`].
 pub struct HttpSettings {
     pub rate_limiter: Option<Arc<vwc_http::RateLimiter>>,
     pub cors_origin: Option<axum::http::HeaderValue>,
     pub request_timeout: Duration,
+    /// Timeline pages kept in memory under their vehicle's timeline version (`--timeline-cache-mib`).
+    pub timeline_pages: Arc<vwc_edge::page_cache::PageCache>,
     /// The embedded HS256 keys: `POST /v1/auth/dev-token` exists only with them.
     pub dev_tokens: Option<Arc<Hs256Keys>>,
     /// The OpenID Connect provider the dashboard signs in with, when there is one.
@@ -139,6 +145,8 @@ pub struct EmbeddedOptions {
     pub public_url: Option<String>,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// Bytes of timeline pages kept in memory (`--timeline-cache-mib`); 0 keeps none.
+    pub timeline_cache_bytes: usize,
     /// Verify RS256/ES256 tokens against this JWKS (URL or file) instead of the embedded HS256 secret.
     pub jwks: Option<String>,
     /// `iss` expected of JWKS-verified tokens.
@@ -196,6 +204,7 @@ impl EmbeddedOptions {
             cors_origin: None,
             public_url: None,
             request_timeout: Duration::from_secs(30),
+            timeline_cache_bytes: (DEFAULT_TIMELINE_CACHE_MIB as usize) << 20,
             jwks: None,
             jwt_issuer: vwc_auth::ISSUER.into(),
             jwt_audience: vwc_auth::AUDIENCE.into(),
@@ -316,6 +325,9 @@ impl System {
                 .transpose()
                 .context("the CORS origin is not a valid header value")?,
             request_timeout: opts.request_timeout,
+            timeline_pages: Arc::new(vwc_edge::page_cache::PageCache::new(
+                opts.timeline_cache_bytes,
+            )),
             public_url: opts
                 .public_url
                 .as_deref()
@@ -662,6 +674,7 @@ impl ApiRoutes {
             store: stores.edge.clone(),
             verifier: verifier.clone(),
             clock: shared_clock.clone(),
+            pages: http.timeline_pages.clone(),
         };
         let schedules = vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone())
             .with_clock(shared_clock.clone());
@@ -951,6 +964,7 @@ mod tests {
             rate_limiter: None,
             cors_origin: None,
             request_timeout,
+            timeline_pages: Arc::new(vwc_edge::page_cache::PageCache::new(0)),
             dev_tokens: None,
             oidc: None,
             chat_llm: None,

@@ -269,6 +269,8 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .ok()
             .and_then(|o| axum::http::HeaderValue::from_str(&o).ok()),
         request_timeout: std::time::Duration::from_secs(25),
+        // The MongoDB store counts no timeline versions, so there is nothing to keep a page under.
+        timeline_pages: Arc::new(vwc_edge::page_cache::PageCache::new(0)),
         public_url: rt
             .layers
             .value(None, "VWC_PUBLIC_URL", "public_url")
@@ -389,6 +391,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
         cors_origin: None, // same origin: CloudFront serves the dashboard and this route
         // Until the answer's first byte (the body streams outside it): the LLM is bounded at 8 s.
         request_timeout: std::time::Duration::from_secs(60),
+        timeline_pages: Arc::new(vwc_edge::page_cache::PageCache::new(0)),
         public_url: None, // the chat routes sign no URL
         notification_settle: vwc_notification::consumer::DEFAULT_SETTLE, // nor save preferences
         email: false,

@@ -33,6 +33,7 @@ mod routes;
 mod search;
 mod tenancy;
 mod timeline;
+mod timeline_cache;
 mod trace;
 mod up;
 mod valuation;
