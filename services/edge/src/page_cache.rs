@@ -65,6 +65,34 @@ pub struct CacheStats {
     pub bytes: usize,
 }
 
+impl Inner {
+    /// Removes the least recently used entries until at most `room` bytes are held, and at least an
+    /// eighth of the entries: one walk of the entries pays for the next many insertions (a walk per
+    /// insertion would cost a full cache of small pages more than the pages save).
+    fn make_room(&mut self, room: usize) {
+        let mut by_use: Vec<(u64, usize)> = self
+            .entries
+            .iter()
+            .map(|(key, e)| (e.used, Entry::cost(key, &e.page)))
+            .collect();
+        by_use.sort_unstable_by_key(|&(used, _)| used);
+        let (mut freed, mut last, at_least) = (0, 0, by_use.len().div_ceil(8));
+        for (n, &(used, cost)) in by_use.iter().enumerate() {
+            if n >= at_least && self.bytes - freed <= room {
+                break;
+            }
+            freed += cost;
+            last = used;
+        }
+        self.entries.retain(|_, e| e.used > last);
+        self.bytes = self
+            .entries
+            .iter()
+            .map(|(key, e)| Entry::cost(key, &e.page))
+            .sum();
+    }
+}
+
 impl PageCache {
     /// A cache of at most `budget` bytes; `0` keeps nothing.
     pub fn new(budget: usize) -> PageCache {
@@ -132,18 +160,8 @@ impl PageCache {
             }
             inner.bytes -= Entry::cost(&key, &old.page);
         }
-        while inner.bytes + cost > self.budget {
-            let Some(oldest) = inner
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.bytes -= Entry::cost(&oldest, &e.page);
-            }
+        if inner.bytes + cost > self.budget {
+            inner.make_room(self.budget - cost);
         }
         inner.bytes += cost;
         inner.entries.insert(
@@ -240,6 +258,37 @@ mod tests {
         );
         assert!(cache.get(&keys[0], 0).is_some(), "the recently used stayed");
         assert!(cache.get(&keys[4], 4).is_some());
+    }
+
+    #[test]
+    fn a_full_cache_of_many_pages_stays_within_its_budget_and_keeps_the_newest() {
+        let cache = PageCache::new(64 * 1024);
+        for i in 0..2_000_u64 {
+            cache.put(
+                PageCache::key("org_a", &format!("veh_{i}"), None),
+                i,
+                page(200),
+            );
+            assert!(
+                cache.stats().bytes <= 64 * 1024,
+                "after {i}: {:?}",
+                cache.stats()
+            );
+        }
+        let stats = cache.stats();
+        assert!(
+            stats.pages > 100,
+            "room is made an eighth at a time: {stats:?}"
+        );
+        for i in 1_990..2_000_u64 {
+            let key = PageCache::key("org_a", &format!("veh_{i}"), None);
+            assert!(cache.get(&key, i).is_some(), "the newest pages stay ({i})");
+        }
+        assert!(
+            cache
+                .get(&PageCache::key("org_a", "veh_0", None), 0)
+                .is_none()
+        );
     }
 
     #[test]

@@ -897,6 +897,67 @@ async fn run_rows() -> anyhow::Result<()> {
         .await
     };
     let timeline_cpu = count.per_request(timeline.requests);
+    // (c) asks for one page again and again, which the edge keeps under its vehicle's timeline version
+    // (docs/bench.md, "Timeline pages kept under their version"). (c′): the same rows, each request its
+    // own query string (a `from` before every event, a nanosecond apart), so every page is read from the
+    // store and the kept pages are turned over: the cost when nothing is kept. (c″): the page asked for
+    // with its `ETag`, answered 304.
+    eprintln!(
+        "  (c′) the same page, each request its own query string (every page read from the store)"
+    );
+    let count = CpuCount::start(pid);
+    let timeline_miss = {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"),
+            token.clone(),
+        );
+        load(duration, concurrency, move |n| {
+            let (http, token) = (http.clone(), token.clone());
+            let url = format!("{url}&from=2000-01-01T00:00:00.{:09}Z", n % 1_000_000_000);
+            async move {
+                match http.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    };
+    let timeline_miss_cpu = count.per_request(timeline_miss.requests);
+    eprintln!("  (c″) the same page with its ETag (If-None-Match → 304)");
+    let page_url = format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50");
+    let etag = http
+        .get(&page_url)
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let count = CpuCount::start(pid);
+    let timeline_304 = {
+        let (http, url, token) = (http.clone(), page_url, token.clone());
+        load(duration, concurrency, move |_| {
+            let (http, url, token, etag) = (http.clone(), url.clone(), token.clone(), etag.clone());
+            async move {
+                match http
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .header("if-none-match", etag)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 304 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    };
+    let timeline_304_cpu = count.per_request(timeline_304.requests);
 
     let lag_rate = (ingest.rps() / 2.0).max(1.0);
     eprintln!(
@@ -948,6 +1009,16 @@ async fn run_rows() -> anyhow::Result<()> {
             },
             &timeline,
             timeline_cpu,
+        ),
+        (
+            "(c′) the same page, each request its own query string (read from the store every time)",
+            &timeline_miss,
+            timeline_miss_cpu,
+        ),
+        (
+            "(c″) the same page with its ETag (If-None-Match → 304)",
+            &timeline_304,
+            timeline_304_cpu,
         ),
     ] {
         table.push_str(&format!(
