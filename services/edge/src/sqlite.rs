@@ -1513,6 +1513,20 @@ mod tests {
 
     /// A correction's recount of the vehicle's stats reads only that vehicle's rows: four walks of the
     /// timeline's key, never a scan of every organisation's timeline.
+    /// A timeline version is two key lookups: the vehicle by its key, its version by the primary key of
+    /// `timeline_versions`; nothing is scanned.
+    #[tokio::test]
+    async fn the_timeline_version_is_read_by_key() {
+        let args: SqlArgs = vec![Box::new("org_a"), Box::new("veh_1")];
+        let plan = query_plan(TIMELINE_VERSION.to_string(), args).await;
+        assert_plan(
+            &plan,
+            "SEARCH timeline_versions USING PRIMARY KEY",
+            &["SCAN"],
+        );
+        assert_plan(&plan, "SEARCH vehicles USING", &["SCAN"]);
+    }
+
     /// The schema steps before the one that writes `marker`: a data dir as an older build left it.
     fn migrations_before(marker: &str) -> &'static [&'static str] {
         let step = MIGRATIONS
