@@ -83,7 +83,9 @@ impl IfNoneMatch {
         let Some(value) = self.0.as_ref().and_then(|v| v.to_str().ok()) else {
             return false;
         };
-        let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+        fn opaque(tag: &str) -> &str {
+            tag.trim().trim_start_matches("W/")
+        }
         let ours = opaque(etag);
         value
             .split(',')
@@ -297,7 +299,7 @@ async fn list_events(
         return Ok(timeline_answer(
             axum::http::StatusCode::NOT_MODIFIED,
             axum::body::Body::empty(),
-            etag,
+            Some(etag),
         ));
     }
     if let (Some(version), Some(key), Some(etag)) = (version, &key, &etag)
@@ -306,7 +308,7 @@ async fn list_events(
         return Ok(timeline_answer(
             axum::http::StatusCode::OK,
             axum::body::Body::from(kept),
-            etag,
+            Some(etag),
         ));
     }
     // The stored JSON goes out as it is, written into the response by the store: the
@@ -333,43 +335,37 @@ async fn list_events(
     if let (Some(version), Some(key)) = (version, key) {
         state.pages.put(key, version, json.clone());
     }
-    let mut response = axum::response::Response::new(axum::body::Body::from(json));
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    if let Some(etag) = etag {
-        set_timeline_headers(response.headers_mut(), &etag);
-    }
-    Ok(response)
+    Ok(timeline_answer(
+        axum::http::StatusCode::OK,
+        axum::body::Body::from(json),
+        etag.as_deref(),
+    ))
 }
 
-/// A timeline answer from what is known without reading the page: `304` or a kept page.
+/// A timeline answer: a page (`200`, JSON) or a `304` without a body; with the page's `ETag` and
+/// [`TIMELINE_CACHE_CONTROL`] when its store counts versions.
 fn timeline_answer(
     status: axum::http::StatusCode,
     body: axum::body::Body,
-    etag: &str,
+    etag: Option<&str>,
 ) -> axum::response::Response {
     let mut response = axum::response::Response::new(body);
     *response.status_mut() = status;
+    let headers = response.headers_mut();
     if status == axum::http::StatusCode::OK {
-        response.headers_mut().insert(
+        headers.insert(
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/json"),
         );
     }
-    set_timeline_headers(response.headers_mut(), etag);
-    response
-}
-
-fn set_timeline_headers(headers: &mut axum::http::HeaderMap, etag: &str) {
-    if let Ok(value) = axum::http::HeaderValue::from_str(etag) {
+    if let Some(value) = etag.and_then(|e| axum::http::HeaderValue::from_str(e).ok()) {
         headers.insert(axum::http::header::ETAG, value);
+        headers.insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static(TIMELINE_CACHE_CONTROL),
+        );
     }
-    headers.insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static(TIMELINE_CACHE_CONTROL),
-    );
+    response
 }
 
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.

@@ -119,6 +119,33 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// Runs `concurrency` workers for `duration`; each calls `request(n)` with a global sequence number and
 /// returns whether the answer was the expected one.
+/// [`load`] of bearer-authenticated GETs of `url(n)` (with `If-None-Match` when given), each counted
+/// ok when it is answered `status` and its body is read whole.
+async fn get_load(
+    http: &reqwest::Client,
+    token: &str,
+    duration: Duration,
+    concurrency: usize,
+    status: u16,
+    if_none_match: Option<String>,
+    url: impl Fn(usize) -> String + Send + Sync + 'static,
+) -> LoadStats {
+    let (http, token) = (http.clone(), token.to_owned());
+    load(duration, concurrency, move |n| {
+        let mut request = http.get(url(n)).bearer_auth(&token);
+        if let Some(tag) = &if_none_match {
+            request = request.header("if-none-match", tag);
+        }
+        async move {
+            match request.send().await {
+                Ok(r) if r.status() == status => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
+}
+
 pub async fn load<F, Fut>(duration: Duration, concurrency: usize, request: F) -> LoadStats
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -878,24 +905,13 @@ async fn run_rows() -> anyhow::Result<()> {
         .collect();
 
     eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
+    let page_url = format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50");
     let count = CpuCount::start(pid);
-    let timeline = {
-        let (http, url, token) = (
-            http.clone(),
-            format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"),
-            token.clone(),
-        );
-        load(duration, concurrency, move |_| {
-            let (http, url, token) = (http.clone(), url.clone(), token.clone());
-            async move {
-                match http.get(&url).bearer_auth(&token).send().await {
-                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-                    _ => false,
-                }
-            }
-        })
-        .await
-    };
+    let timeline = get_load(&http, &token, duration, concurrency, 200, None, {
+        let url = page_url.clone();
+        move |_| url.clone()
+    })
+    .await;
     let timeline_cpu = count.per_request(timeline.requests);
     // (c) asks for one page again and again, which the edge keeps under its vehicle's timeline version
     // (docs/bench.md, "Timeline pages kept under their version"). (c′): the same rows, each request its
@@ -906,27 +922,13 @@ async fn run_rows() -> anyhow::Result<()> {
         "  (c′) the same page, each request its own query string (every page read from the store)"
     );
     let count = CpuCount::start(pid);
-    let timeline_miss = {
-        let (http, url, token) = (
-            http.clone(),
-            format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"),
-            token.clone(),
-        );
-        load(duration, concurrency, move |n| {
-            let (http, token) = (http.clone(), token.clone());
-            let url = format!("{url}&from=2000-01-01T00:00:00.{:09}Z", n % 1_000_000_000);
-            async move {
-                match http.get(&url).bearer_auth(&token).send().await {
-                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-                    _ => false,
-                }
-            }
-        })
-        .await
-    };
+    let timeline_miss = get_load(&http, &token, duration, concurrency, 200, None, {
+        let url = page_url.clone();
+        move |n| format!("{url}&from=2000-01-01T00:00:00.{:09}Z", n % 1_000_000_000)
+    })
+    .await;
     let timeline_miss_cpu = count.per_request(timeline_miss.requests);
     eprintln!("  (c″) the same page with its ETag (If-None-Match → 304)");
-    let page_url = format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50");
     let etag = http
         .get(&page_url)
         .bearer_auth(&token)
@@ -938,25 +940,10 @@ async fn run_rows() -> anyhow::Result<()> {
         .map(str::to_owned)
         .unwrap_or_default();
     let count = CpuCount::start(pid);
-    let timeline_304 = {
-        let (http, url, token) = (http.clone(), page_url, token.clone());
-        load(duration, concurrency, move |_| {
-            let (http, url, token, etag) = (http.clone(), url.clone(), token.clone(), etag.clone());
-            async move {
-                match http
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .header("if-none-match", etag)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status() == 304 => r.bytes().await.is_ok(),
-                    _ => false,
-                }
-            }
-        })
-        .await
-    };
+    let timeline_304 = get_load(&http, &token, duration, concurrency, 304, Some(etag), {
+        move |_| page_url.clone()
+    })
+    .await;
     let timeline_304_cpu = count.per_request(timeline_304.requests);
 
     let lag_rate = (ingest.rps() / 2.0).max(1.0);
