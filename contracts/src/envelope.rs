@@ -279,7 +279,7 @@ impl Serialize for Envelope {
             Some(v) => s.serialize_field("vehicleId", v)?,
             None => s.skip_field("vehicleId")?,
         }
-        s.serialize_field("occurredAt", &self.occurred_at)?;
+        s.serialize_field("occurredAt", &crate::time_text::Instant(&self.occurred_at))?;
         match &self.traceparent {
             Some(t) => s.serialize_field("traceparent", t)?,
             None => s.skip_field("traceparent")?,

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod schemas;
 pub mod spreadsheet;
 pub mod text;
+pub mod time_text;
 pub mod validation;
 pub mod valuation;
 pub mod vehicle;

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::OdometerUnit;
 use crate::catalogue::{Catalogue, Intervals};
+use crate::time_text::{Day, push_day};
 
 crate::wire_enum! {
     #[derive(JsonSchema, ToSchema)]
@@ -147,10 +148,10 @@ impl MaintenanceItemView {
         use std::fmt::Write;
         // Written into one string of its size (it is computed for every item of every evaluation).
         let mut cycle = String::with_capacity(32);
-        let _ = match due_at {
-            Some(d) => write!(cycle, "{d}"),
-            None => write!(cycle, "-"),
-        };
+        match due_at {
+            Some(d) => crate::time_text::push_day(&mut cycle, d),
+            None => cycle.push('-'),
+        }
         cycle.push('@');
         let _ = match due_odometer {
             Some(o) => write!(cycle, "{o}"),
@@ -210,7 +211,8 @@ impl MaintenanceItemView {
                 text.push_str("Overdue: was due ");
                 let on = self.due_at.filter(|_| days_left.is_some_and(|d| d < 0));
                 if let Some(due) = on {
-                    let _ = write!(text, "on {due}");
+                    text.push_str("on ");
+                    push_day(&mut text, due);
                 }
                 if let Some(due) = self
                     .due_odometer
@@ -228,7 +230,9 @@ impl MaintenanceItemView {
                     let mut text = String::with_capacity(64);
                     let _ = write!(text, "at {}", Distance(due, unit));
                     if let Some(p) = self.projected_due_at.filter(|p| *p > today) {
-                        let _ = write!(text, " (about {p} at current usage)");
+                        text.push_str(" (about ");
+                        push_day(&mut text, p);
+                        text.push_str(" at current usage)");
                     }
                     (r, text)
                 });
@@ -239,10 +243,17 @@ impl MaintenanceItemView {
                         "Due now: the odometer has reached {}",
                         Distance(self.due_odometer.unwrap_or_default(), unit)
                     ),
-                    (Some((due, _)), Some((_, o))) => {
-                        format!("Due on {due} or {o}, whichever comes first")
+                    (Some((due, _)), odometer) => {
+                        let mut text = String::with_capacity(96);
+                        text.push_str("Due on ");
+                        push_day(&mut text, due);
+                        if let Some((_, o)) = odometer {
+                            text.push_str(" or ");
+                            text.push_str(&o);
+                            text.push_str(", whichever comes first");
+                        }
+                        text
                     }
-                    (Some((due, _)), None) => format!("Due on {due}"),
                     (None, Some((_, o))) => format!("Due {o}"),
                     // A known status has a due date or odometer; only a hand-made item lacks both.
                     (None, None) => "Due".to_string(),
@@ -368,8 +379,8 @@ impl MaintenanceScheduleUpdated {
             Some(_) => s.serialize_field("evaluatedAt", &CompactTime(&self.evaluated_at))?,
             None => s.serialize_field("evaluatedAt", &self.evaluated_at)?,
         }
-        if let Some(day) = self.evaluated_on {
-            s.serialize_field("evaluatedOn", &day)?;
+        if let Some(day) = &self.evaluated_on {
+            s.serialize_field("evaluatedOn", &Day(day))?;
         }
         if let Some(unit) = self.unit {
             s.serialize_field("unit", &unit)?;
@@ -520,9 +531,13 @@ impl Serialize for CompactItem<'_> {
             &item.last_done_at.as_ref().map(CompactTime),
         )?;
         optional_field(&mut s, "lastDoneOdometer", &item.last_done_odometer)?;
-        optional_field(&mut s, "dueAt", &item.due_at)?;
+        optional_field(&mut s, "dueAt", &item.due_at.as_ref().map(Day))?;
         optional_field(&mut s, "dueOdometer", &item.due_odometer)?;
-        optional_field(&mut s, "projectedDueAt", &item.projected_due_at)?;
+        optional_field(
+            &mut s,
+            "projectedDueAt",
+            &item.projected_due_at.as_ref().map(Day),
+        )?;
         if item.status != MaintenanceStatus::Ok {
             s.serialize_field("status", &item.status)?;
         }
@@ -665,7 +680,7 @@ impl ReminderDue {
         if self.due_cycle != MaintenanceItemView::cycle_of(self.due_at, self.due_odometer) {
             s.serialize_field("dueCycle", &self.due_cycle)?;
         }
-        optional_field(&mut s, "dueAt", &self.due_at)?;
+        optional_field(&mut s, "dueAt", &self.due_at.as_ref().map(Day))?;
         optional_field(&mut s, "dueOdometer", &self.due_odometer)?;
         if self.occurrence != 0 {
             s.serialize_field("occurrence", &self.occurrence)?;

@@ -137,11 +137,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The one timestamp format stored as text: RFC 3339, UTC, fixed microsecond width, so text order is time
 /// order.
 pub fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    vwc_contracts::time_text::rfc3339_micros(t)
 }
 
 /// Parses a timestamp written by [`ts`].
 pub fn parse_ts(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+    // What `ts` wrote is read by position; anything else (an offset, text written by hand) by chrono.
+    if let Some(t) = vwc_contracts::time_text::parse_utc(s) {
+        return Ok(t);
+    }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))

@@ -4,6 +4,7 @@
 use crate::store::SweepPage;
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
+use vwc_contracts::time_text::day_string;
 use vwc_store::parse_ts;
 use vwc_store::sqlite::execute_each;
 use vwc_store::vehicle_ledger::sqlite::{Details, RowPage, SqliteLedger};
@@ -215,7 +216,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
     let vehicle = c.ledger.vehicle_id.as_str();
     if let Some(day) = c.wake_on {
         conn.prepare_cached(SET_WAKE_ON)?
-            .execute(params![vehicle, day.to_string()])?;
+            .execute(params![vehicle, day_string(day)])?;
     }
     execute_each(
         conn,
@@ -257,7 +258,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
                 &r.due_cycle,
                 i64::from(r.occurrence),
                 &r.reminder_id,
-                r.sent_on.to_string(),
+                day_string(r.sent_on),
                 ts(&r.sent_at),
             )
         }),
