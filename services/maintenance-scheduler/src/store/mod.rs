@@ -119,7 +119,8 @@ vwc_store::ledger_commit!(VehicleCommit on VehicleState);
 pub trait SchedulerStore: Plumbing + DailyRuns + VehicleLedger<State = VehicleState> {
     /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
     /// most `limit`: the sweep's bulk read (a handful of queries per page). With `due_on`, only those
-    /// whose wake day has come by then (or that have none yet).
+    /// whose wake day has come by then (or that have none yet). The facts may come without their event
+    /// ids (the SQLite store leaves them out): the states are for evaluating, not for applying events to.
     async fn vehicle_states(
         &self,
         org: Option<&OrgId>,

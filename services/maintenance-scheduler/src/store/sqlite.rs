@@ -93,8 +93,18 @@ fn text<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> StoreResult<&'r str> {
         .map_err(rusqlite::Error::from)?)
 }
 
+/// Whether a read keeps its facts' event ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactIds {
+    Kept,
+    /// For the sweep: an evaluation never reads them and a sweep's commit writes no fact, and a first
+    /// sweep reads ≈ 1.5 million facts — a string each that was only copied and freed (docs/bench.md,
+    /// stop 48). A vehicle that changed meanwhile is read again whole ([`crate::sweep`]).
+    Dropped,
+}
+
 impl SqliteLedger for VehicleState {
-    type Detail = ();
+    type Detail = FactIds;
     type Prepared = PreparedCommit;
     const MIGRATIONS: &'static [&'static str] = MIGRATIONS;
     /// 16 KiB pages: the first sweep of 100,000 vehicles writes ≈ 300 MB of schedules and reminders in
@@ -104,17 +114,20 @@ impl SqliteLedger for VehicleState {
     // `retired` is an integer column.
     const FIELDS: &'static str = "json_object('org_id', org_id, 'name', name, 'unit', unit,
         'registered_at', registered_at, 'retired', json(iif(retired, 'true', 'false')), 'wake_on', wake_on)";
-    const FULL: () = ();
+    const FULL: FactIds = FactIds::Kept;
 
     /// Fills facts, settings, the published schedule and reminders.
-    fn load_details(details: &mut Details<'_, VehicleState>, _: ()) -> StoreResult<()> {
+    fn load_details(details: &mut Details<'_, VehicleState>, ids: FactIds) -> StoreResult<()> {
         details.fill(
             "SELECT vehicle_id, event_id, kind, occurred_at, odometer, tasks FROM facts
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
             |s, r| {
                 // The text columns are read in place; only what the fact keeps is copied.
                 s.facts.push(TimelineFact {
-                    event_id: r.get(1)?,
+                    event_id: match ids {
+                        FactIds::Kept => r.get(1)?,
+                        FactIds::Dropped => String::new(),
+                    },
                     kind: parse_wire("fact kind", text(r, 2)?)?,
                     at: parse_ts(text(r, 3)?)?,
                     odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
@@ -274,6 +287,6 @@ impl SchedulerStore for SqliteSchedulerStore {
             // Dates as text compare as dates.
             rows = rows.only("wake_on IS NULL OR wake_on <= ?4", day.to_string());
         }
-        self.page(rows, ()).await
+        self.page(rows, FactIds::Dropped).await
     }
 }
