@@ -64,7 +64,7 @@ impl SqliteLedger for VehicleState {
     /// Reads the facts and published points (all, or only the newest).
     fn load_details(details: &mut Details<'_, VehicleState>, history: bool) -> StoreResult<()> {
         details.fill(
-            "SELECT vehicle_id, body FROM facts WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+            "SELECT vehicle_id, body FROM facts WHERE vehicle_id IN_PAGE",
             |s, r| {
                 s.facts.push(serde_json::from_str(&r.get::<_, String>(1)?)?);
                 Ok(())
@@ -72,11 +72,11 @@ impl SqliteLedger for VehicleState {
         )?;
         let sql = if history {
             "SELECT vehicle_id, as_of, fingerprint, amount FROM published
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))"
+             WHERE vehicle_id IN_PAGE"
         } else {
             // The newest point only (the daily job's starting point); SQLite returns the row of the max.
             "SELECT vehicle_id, max(as_of), fingerprint, amount FROM published
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1)) GROUP BY vehicle_id"
+             WHERE vehicle_id IN_PAGE GROUP BY vehicle_id"
         };
         details.fill(sql, |s, r| {
             let point = PublishedPoint {

@@ -93,6 +93,21 @@ fn text<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> StoreResult<&'r str> {
         .map_err(rusqlite::Error::from)?)
 }
 
+/// A page's facts.
+const FACTS_OF_PAGE: &str =
+    "SELECT vehicle_id, event_id, kind, occurred_at, odometer, tasks FROM facts
+     WHERE vehicle_id IN_PAGE";
+/// A page's item settings.
+const SETTINGS_OF_PAGE: &str =
+    "SELECT vehicle_id, body FROM item_settings WHERE vehicle_id IN_PAGE";
+/// A page's published schedules.
+const PUBLISHED_OF_PAGE: &str =
+    "SELECT vehicle_id, fingerprint, statuses, hash FROM published WHERE vehicle_id IN_PAGE";
+/// A page's sent reminders.
+const REMINDERS_OF_PAGE: &str =
+    "SELECT vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at
+     FROM reminders WHERE vehicle_id IN_PAGE";
+
 /// Whether a read keeps its facts' event ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactIds {
@@ -118,64 +133,48 @@ impl SqliteLedger for VehicleState {
 
     /// Fills facts, settings, the published schedule and reminders.
     fn load_details(details: &mut Details<'_, VehicleState>, ids: FactIds) -> StoreResult<()> {
-        details.fill(
-            "SELECT vehicle_id, event_id, kind, occurred_at, odometer, tasks FROM facts
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-            |s, r| {
-                // The text columns are read in place; only what the fact keeps is copied.
-                s.facts.push(TimelineFact {
-                    event_id: match ids {
-                        FactIds::Kept => r.get(1)?,
-                        FactIds::Dropped => String::new(),
-                    },
-                    kind: parse_wire("fact kind", text(r, 2)?)?,
-                    at: parse_ts(text(r, 3)?)?,
-                    odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
-                    tasks: text(r, 5)?
-                        .split(',')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                });
-                Ok(())
-            },
-        )?;
-        details.fill(
-            "SELECT vehicle_id, body FROM item_settings
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-            |s, r| {
-                s.settings.push(serde_json::from_str(text(r, 1)?)?);
-                Ok(())
-            },
-        )?;
-        details.fill(
-            "SELECT vehicle_id, fingerprint, statuses, hash FROM published
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-            |s, r| {
-                let (statuses, hash) = (text(r, 2)?, r.get::<_, u32>(3)?);
-                let fingerprint = r.get::<_, i64>(1)? as u64;
-                let published = PublishedSchedule::decode(fingerprint, hash, statuses)
-                    .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
-                s.published = Some(published);
-                Ok(())
-            },
-        )?;
-        details.fill(
-            "SELECT vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at
-             FROM reminders WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-            |s, r| {
-                s.reminders.push(SentReminder {
-                    task: r.get(1)?,
-                    status: parse_wire("status", text(r, 2)?)?,
-                    due_cycle: r.get(3)?,
-                    occurrence: r.get::<_, i64>(4)? as u32,
-                    reminder_id: r.get(5)?,
-                    sent_on: parse_day(text(r, 6)?)?,
-                    sent_at: parse_ts(text(r, 7)?)?,
-                });
-                Ok(())
-            },
-        )
+        details.fill(FACTS_OF_PAGE, |s, r| {
+            // The text columns are read in place; only what the fact keeps is copied.
+            s.facts.push(TimelineFact {
+                event_id: match ids {
+                    FactIds::Kept => r.get(1)?,
+                    FactIds::Dropped => String::new(),
+                },
+                kind: parse_wire("fact kind", text(r, 2)?)?,
+                at: parse_ts(text(r, 3)?)?,
+                odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
+                tasks: text(r, 5)?
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            });
+            Ok(())
+        })?;
+        details.fill(SETTINGS_OF_PAGE, |s, r| {
+            s.settings.push(serde_json::from_str(text(r, 1)?)?);
+            Ok(())
+        })?;
+        details.fill(PUBLISHED_OF_PAGE, |s, r| {
+            let (statuses, hash) = (text(r, 2)?, r.get::<_, u32>(3)?);
+            let fingerprint = r.get::<_, i64>(1)? as u64;
+            let published = PublishedSchedule::decode(fingerprint, hash, statuses)
+                .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
+            s.published = Some(published);
+            Ok(())
+        })?;
+        details.fill(REMINDERS_OF_PAGE, |s, r| {
+            s.reminders.push(SentReminder {
+                task: r.get(1)?,
+                status: parse_wire("status", text(r, 2)?)?,
+                due_cycle: r.get(3)?,
+                occurrence: r.get::<_, i64>(4)? as u32,
+                reminder_id: r.get(5)?,
+                sent_on: parse_day(text(r, 6)?)?,
+                sent_at: parse_ts(text(r, 7)?)?,
+            });
+            Ok(())
+        })
     }
 
     fn prepare(commit: &VehicleCommit) -> StoreResult<PreparedCommit> {
@@ -288,5 +287,61 @@ impl SchedulerStore for SqliteSchedulerStore {
             rows = rows.only("wake_on IS NULL OR wake_on <= ?4", day.to_string());
         }
         self.page(rows, FactIds::Dropped).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwc_store::vehicle_ledger::sqlite::page_sql;
+
+    /// Each table's rows of a page are one walk of its key: a range of the page's ids for a page that is one
+    /// (the first sweep's), else a look-up per listed id — never a scan.
+    #[tokio::test]
+    async fn a_pages_details_are_read_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteSchedulerStore::open(&dir.path().join("maintenance.db")).unwrap();
+        for sql in [
+            FACTS_OF_PAGE,
+            SETTINGS_OF_PAGE,
+            PUBLISHED_OF_PAGE,
+            REMINDERS_OF_PAGE,
+        ] {
+            for range in [true, false] {
+                let query = page_sql(sql, range);
+                let args: Vec<&str> = if range {
+                    vec!["veh_a", "veh_b"]
+                } else {
+                    vec![r#"["veh_a","veh_b"]"#]
+                };
+                let plan = store
+                    .db()
+                    .read(move |conn| {
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
+                        let lines = stmt
+                            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok(lines)
+                    })
+                    .await
+                    .unwrap();
+                let walk = if range {
+                    "(vehicle_id>? AND vehicle_id<?)"
+                } else {
+                    "(vehicle_id=?)"
+                };
+                assert!(
+                    plan.iter()
+                        .any(|l| l.starts_with("SEARCH") && l.contains(walk)),
+                    "{sql} (range {range}): {plan:?}"
+                );
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|l| l.starts_with("SCAN") && !l.contains("json_each")),
+                    "{sql} (range {range}): {plan:?}"
+                );
+            }
+        }
     }
 }
