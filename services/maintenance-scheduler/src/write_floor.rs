@@ -12,9 +12,10 @@ use futures::stream::FuturesOrdered;
 use rusqlite::params;
 use vwc_store::StoreResult;
 use vwc_store::sqlite::INSERT_OUTBOX_ROW;
-use vwc_store::vehicle_ledger::sqlite::SET_VERSION;
 
-use crate::store::sqlite::{INSERT_REMINDER, SET_PUBLISHED, SET_WAKE_ON, SqliteSchedulerStore};
+use crate::store::sqlite::{
+    INSERT_REMINDER, SET_PUBLISHED, SET_VERSION_AND_WAKE_ON, SqliteSchedulerStore,
+};
 use crate::sweep::SWEEP_PAGE;
 
 /// Copies the store's database as it is now into a new file `to` (`VACUUM INTO`: a consistent snapshot,
@@ -178,11 +179,9 @@ pub async fn write_again(store: &SqliteSchedulerStore, writes: SweepWrites) -> S
 
 /// One page's rows, with the statements the sweep's commit runs.
 fn write_page(conn: &rusqlite::Connection, page: &PageWrites) -> StoreResult<()> {
-    let mut vehicle = conn.prepare_cached(SET_VERSION)?;
-    let mut wake = conn.prepare_cached(SET_WAKE_ON)?;
+    let mut vehicle = conn.prepare_cached(SET_VERSION_AND_WAKE_ON)?;
     for (id, version, wake_on) in &page.vehicles {
-        vehicle.execute(params![id, version])?;
-        wake.execute(params![id, wake_on])?;
+        vehicle.execute(params![id, version, wake_on])?;
     }
     let mut published = conn.prepare_cached(SET_PUBLISHED)?;
     for row in &page.published {

@@ -193,6 +193,16 @@ impl SqliteLedger for VehicleState {
     fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
         apply(conn, c, p)
     }
+
+    fn set_version(conn: &Connection, c: &VehicleCommit, version: i64) -> StoreResult<()> {
+        conn.prepare_cached(SET_VERSION_AND_WAKE_ON)?
+            .execute(params![
+                c.ledger.vehicle_id,
+                version,
+                c.wake_on.map(day_string)
+            ])?;
+        Ok(())
+    }
 }
 
 /// The JSON of a commit prepared off the writer thread: serialising a sweep page's settings and
@@ -203,8 +213,12 @@ pub struct PreparedCommit {
     statuses: Option<String>,
 }
 
-/// Sets a vehicle's wake day (id, day).
-pub(crate) const SET_WAKE_ON: &str = "UPDATE vehicles SET wake_on = ?2 WHERE id = ?1";
+/// Sets a vehicle's version and wake day (id, version, day; a `NULL` day keeps the one it has), adding its
+/// row when it has none: the ledger's version and the scheduler's wake day in one statement.
+pub(crate) const SET_VERSION_AND_WAKE_ON: &str =
+    "INSERT INTO vehicles (id, version, wake_on) VALUES (?1, ?2, ?3)
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version,
+       wake_on = coalesce(excluded.wake_on, wake_on)";
 
 /// Sets what a vehicle's schedule published (vehicle, fingerprint, statuses, hash).
 pub(crate) const SET_PUBLISHED: &str =
@@ -226,10 +240,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
     }
     let vehicle = c.ledger.vehicle_id.as_str();
-    if let Some(day) = c.wake_on {
-        conn.prepare_cached(SET_WAKE_ON)?
-            .execute(params![vehicle, day_string(day)])?;
-    }
+    // The wake day was set with the version (`set_version`).
     execute_each(
         conn,
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)

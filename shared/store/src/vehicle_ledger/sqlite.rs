@@ -32,19 +32,20 @@ CREATE TABLE fact_revisions (
 ) WITHOUT ROWID;
 "#;
 
-/// The ledger's part of one commit, inside the caller's write transaction: refuses the commit when the
-/// vehicle is no longer at its expected version (`Some(Conflict)`) or its envelope was applied before
-/// (`Some(Duplicate)`), writing nothing; otherwise bumps the version (creating the vehicle row), records
-/// the revisions (the highest per record wins), removes the revised records' facts and answers `None`.
-/// The caller then writes its own state.
 /// The statement that sets a vehicle's version (id, version), adding its row when it has none.
 pub const SET_VERSION: &str = "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
      ON CONFLICT (id) DO UPDATE SET version = excluded.version";
 
-pub fn apply_head(
+/// The ledger's part of one commit, inside the caller's write transaction: refuses the commit when the
+/// vehicle is no longer at its expected version (`Some(Conflict)`) or its envelope was applied before
+/// (`Some(Duplicate)`), writing nothing; otherwise bumps the version by `set_version` (which creates the
+/// vehicle row), records the revisions (the highest per record wins), removes the revised records' facts
+/// and answers `None`. The caller then writes its own state.
+pub fn apply_head<C: LedgerCommit>(
     conn: &Connection,
     consumer: &str,
-    commit: &impl LedgerCommit,
+    commit: &C,
+    set_version: fn(&Connection, &C, i64) -> StoreResult<()>,
 ) -> StoreResult<Option<CommitOutcome>> {
     let ledger = commit.ledger();
     let vehicle_id = &ledger.vehicle_id;
@@ -61,8 +62,7 @@ pub fn apply_head(
     {
         return Ok(Some(CommitOutcome::Duplicate));
     }
-    conn.prepare_cached(SET_VERSION)?
-        .execute(params![vehicle_id, current + 1])?;
+    set_version(conn, commit, current + 1)?;
     let mut upsert = conn.prepare_cached(
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
@@ -283,6 +283,15 @@ pub trait SqliteLedger: Ledger {
 
     /// Writes the service's part of `c` after the ledger's (inside the writer's transaction).
     fn apply(conn: &Connection, c: &CommitOf<Self>, p: &Self::Prepared) -> StoreResult<()>;
+
+    /// Sets the vehicle's new `version`, adding its row when it has none ([`SET_VERSION`]). A service
+    /// whose commits nearly all set a column of its own on the row may set it in the same statement: one
+    /// statement fewer per commit (the scheduler's wake day: ≈ 2 % of a first sweep, docs/bench.md).
+    fn set_version(conn: &Connection, c: &CommitOf<Self>, version: i64) -> StoreResult<()> {
+        conn.prepare_cached(SET_VERSION)?
+            .execute(params![c.ledger().vehicle_id, version])?;
+        Ok(())
+    }
 }
 
 /// The states of a page of vehicles whose details are being read, in the reader's snapshot.
@@ -342,7 +351,7 @@ fn apply_ready<L: SqliteLedger>(
     conn: &Connection,
     c: &ReadyCommit<L>,
 ) -> StoreResult<CommitOutcome> {
-    if let Some(refused) = apply_head(conn, L::CONSUMER, &c.commit)? {
+    if let Some(refused) = apply_head(conn, L::CONSUMER, &c.commit, L::set_version)? {
         return Ok(refused);
     }
     L::apply(conn, &c.commit, &c.own)?;
