@@ -1,6 +1,9 @@
 //! An item's settings: the catalogue defaults per unit, the owner's changes to them (`ItemChange`, the
 //! body of `PUT …/maintenance/{task}`) with their validation, and the items a vehicle tracks. Pure.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use vwc_contracts::validation::Validator;
 use vwc_contracts::{FieldError, KM_PER_MILE, OdometerUnit, is_task_code};
@@ -155,8 +158,19 @@ impl ItemSettings {
 
 /// The items of a vehicle: every catalogue task with its defaults for `unit`, each replaced by the
 /// owner's settings where there are some, then custom tasks in task order.
-pub fn schedule_for(unit: OdometerUnit, overrides: &[ItemSettings]) -> Vec<ItemSettings> {
-    let mut items = ItemSettings::standard_schedule(unit);
+pub fn schedule_for(
+    unit: OdometerUnit,
+    overrides: &[ItemSettings],
+) -> Cow<'static, [ItemSettings]> {
+    static STANDARD: [OnceLock<Vec<ItemSettings>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let standard = STANDARD[usize::from(unit == OdometerUnit::Km)]
+        .get_or_init(|| ItemSettings::standard_schedule(unit));
+    if overrides.is_empty() {
+        // Most vehicles: the catalogue's schedule as it is, built once per unit (not a dozen settings, each
+        // with its strings, for every vehicle evaluated — docs/bench.md, stop 48).
+        return Cow::Borrowed(standard);
+    }
+    let mut items = standard.clone();
     for item in &mut items {
         if let Some(o) = overrides.iter().find(|o| o.task == item.task) {
             *item = o.clone();
@@ -168,7 +182,7 @@ pub fn schedule_for(unit: OdometerUnit, overrides: &[ItemSettings]) -> Vec<ItemS
         .collect();
     custom.sort_by(|a, b| a.task.cmp(&b.task));
     items.extend(custom.into_iter().cloned());
-    items
+    Cow::Owned(items)
 }
 
 /// The settings an item has now: the owner's, else the catalogue defaults; `None` for a task the vehicle
