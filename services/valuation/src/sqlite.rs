@@ -52,6 +52,17 @@ CREATE TABLE revalues (
 /// The valuation's SQLite store.
 pub type SqliteValuationStore = LedgerStore<SqliteDb, VehicleState>;
 
+/// A page's facts.
+const FACTS_OF_PAGE: &str = "SELECT vehicle_id, body FROM facts WHERE vehicle_id IN_PAGE";
+/// A page's published points.
+const POINTS_OF_PAGE: &str =
+    "SELECT vehicle_id, as_of, fingerprint, amount FROM published WHERE vehicle_id IN_PAGE";
+/// A page's newest published point of each vehicle (the daily job's starting point); SQLite returns the row
+/// of the max.
+const NEWEST_POINTS_OF_PAGE: &str =
+    "SELECT vehicle_id, max(as_of), fingerprint, amount FROM published
+     WHERE vehicle_id IN_PAGE GROUP BY vehicle_id";
+
 impl SqliteLedger for VehicleState {
     /// Every published point (`true`), or the newest only.
     type Detail = bool;
@@ -63,20 +74,14 @@ impl SqliteLedger for VehicleState {
 
     /// Reads the facts and published points (all, or only the newest).
     fn load_details(details: &mut Details<'_, VehicleState>, history: bool) -> StoreResult<()> {
-        details.fill(
-            "SELECT vehicle_id, body FROM facts WHERE vehicle_id IN_PAGE",
-            |s, r| {
-                s.facts.push(serde_json::from_str(&r.get::<_, String>(1)?)?);
-                Ok(())
-            },
-        )?;
+        details.fill(FACTS_OF_PAGE, |s, r| {
+            s.facts.push(serde_json::from_str(&r.get::<_, String>(1)?)?);
+            Ok(())
+        })?;
         let sql = if history {
-            "SELECT vehicle_id, as_of, fingerprint, amount FROM published
-             WHERE vehicle_id IN_PAGE"
+            POINTS_OF_PAGE
         } else {
-            // The newest point only (the daily job's starting point); SQLite returns the row of the max.
-            "SELECT vehicle_id, max(as_of), fingerprint, amount FROM published
-             WHERE vehicle_id IN_PAGE GROUP BY vehicle_id"
+            NEWEST_POINTS_OF_PAGE
         };
         details.fill(sql, |s, r| {
             let point = PublishedPoint {
@@ -161,5 +166,23 @@ pub struct PreparedCommit {
 impl ValuationStore for SqliteValuationStore {
     async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>> {
         self.page(RowPage::of(&page), page.query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwc_store::vehicle_ledger::sqlite::check_page_query;
+
+    /// A page's facts and points are read by walks of their keys (a range for a page that is one, a look-up
+    /// per listed id otherwise), never by a scan.
+    #[tokio::test]
+    async fn a_pages_details_are_read_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap();
+        for sql in [FACTS_OF_PAGE, POINTS_OF_PAGE, NEWEST_POINTS_OF_PAGE] {
+            let checked = store.db().read(|conn| check_page_query(conn, sql)).await;
+            assert_eq!(checked.unwrap(), Ok(()));
+        }
     }
 }

@@ -125,6 +125,36 @@ pub fn page_sql(sql: &str, range: bool) -> String {
     sql.replace(IN_PAGE, names)
 }
 
+/// Checks that a page's detail query (`sql`, naming the page with [`IN_PAGE`]) walks its table's key in both
+/// forms — by a range of ids, and by each listed id — and scans no table; `Err` says which form did not, with
+/// its `EXPLAIN QUERY PLAN`. For the services' tests of their detail queries, on their real schema.
+pub fn check_page_query(conn: &Connection, sql: &str) -> StoreResult<Result<(), String>> {
+    for (range, walk, args) in [
+        (
+            true,
+            "(vehicle_id>? AND vehicle_id<?)",
+            vec!["veh_a", "veh_b"],
+        ),
+        (false, "(vehicle_id=?)", vec![r#"["veh_a","veh_b"]"#]),
+    ] {
+        let query = page_sql(sql, range);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {query}"))?;
+        let plan = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let walks = plan
+            .iter()
+            .any(|l| l.starts_with("SEARCH") && l.contains(walk));
+        let scans = plan
+            .iter()
+            .any(|l| l.starts_with("SCAN") && !l.contains("json_each"));
+        if !walks || scans {
+            return Ok(Err(format!("{query}: {plan:?}")));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// How a page's detail queries find its vehicles' rows.
 pub struct PageIds<'a> {
     /// The ids, as a JSON array.
