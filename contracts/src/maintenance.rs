@@ -149,7 +149,7 @@ impl MaintenanceItemView {
         // Written into one string of its size (it is computed for every item of every evaluation).
         let mut cycle = String::with_capacity(32);
         match due_at {
-            Some(d) => crate::time_text::push_day(&mut cycle, d),
+            Some(d) => push_day(&mut cycle, d),
             None => cycle.push('-'),
         }
         cycle.push('@');

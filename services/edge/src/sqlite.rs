@@ -1511,8 +1511,6 @@ mod tests {
         );
     }
 
-    /// A correction's recount of the vehicle's stats reads only that vehicle's rows: four walks of the
-    /// timeline's key, never a scan of every organisation's timeline.
     /// A timeline version is two key lookups: the vehicle by its key, its version by the primary key of
     /// `timeline_versions`; nothing is scanned.
     #[tokio::test]
@@ -1605,6 +1603,8 @@ mod tests {
         assert_eq!(version("org_a", "veh_1").await, Some(3));
     }
 
+    /// A correction's recount of the vehicle's stats reads only that vehicle's rows: four walks of the
+    /// timeline's key, never a scan of every organisation's timeline.
     #[tokio::test]
     async fn a_recount_walks_the_vehicles_own_rows() {
         let args: SqlArgs = vec![Box::new("veh_1"), Box::new("org_a")];

@@ -156,38 +156,30 @@ pub fn check_page_query(conn: &Connection, sql: &str) -> StoreResult<Result<(), 
 }
 
 /// How a page's detail queries find its vehicles' rows.
-pub struct PageIds<'a> {
-    /// The ids, as a JSON array.
-    listed: &'a str,
-    /// The first and last id, when every vehicle row between them is one of the page's: then each table's
-    /// rows of the page are one range of its key (a first sweep's pages are), instead of one look-up per
+pub enum PageIds<'a> {
+    /// The first and last id, when every vehicle row between them is one of the page's: each table's rows
+    /// of the page are then one range of its key (a first sweep's pages are), instead of one look-up per
     /// id — 2–3 % of a first sweep's CPU (docs/bench.md, stop 48).
-    range: Option<(&'a str, &'a str)>,
+    Range(&'a str, &'a str),
+    /// The ids, as a JSON array: one look-up each.
+    Listed(String),
 }
 
 impl<'a> PageIds<'a> {
-    /// The page of `order`'s vehicles, whose ids `listed` holds as a JSON array.
-    fn of(conn: &Connection, order: &'a [String], listed: &'a str) -> StoreResult<PageIds<'a>> {
-        let (Some(first), Some(last)) = (order.iter().min(), order.iter().max()) else {
-            return Ok(PageIds {
-                listed,
-                range: None,
-            });
-        };
-        let between: i64 = match order.len() {
-            1 => 1,
-            _ => conn
-                .prepare_cached("SELECT count(*) FROM vehicles WHERE id BETWEEN ?1 AND ?2")?
-                .query_row([first, last], |r| r.get(0))?,
-        };
-        let range = (usize::try_from(between).ok() == Some(order.len()))
-            .then_some((first.as_str(), last.as_str()));
-        Ok(PageIds { listed, range })
-    }
-
-    /// `sql` with [`IN_PAGE`] written out for this page: a range when the page is one.
-    fn sql(&self, sql: &str) -> String {
-        page_sql(sql, self.range.is_some())
+    /// The page of `order`'s vehicles.
+    fn of(conn: &Connection, order: &'a [String]) -> StoreResult<PageIds<'a>> {
+        if let (Some(first), Some(last)) = (order.iter().min(), order.iter().max()) {
+            let between: i64 = match order.len() {
+                1 => 1,
+                _ => conn
+                    .prepare_cached("SELECT count(*) FROM vehicles WHERE id BETWEEN ?1 AND ?2")?
+                    .query_row([first, last], |r| r.get(0))?,
+            };
+            if usize::try_from(between).ok() == Some(order.len()) {
+                return Ok(PageIds::Range(first, last));
+            }
+        }
+        Ok(PageIds::Listed(serde_json::to_string(order)?))
     }
 
     /// Runs `sql` (which names the page with [`IN_PAGE`]) and gives `each` its rows.
@@ -197,10 +189,11 @@ impl<'a> PageIds<'a> {
         sql: &str,
         mut each: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let mut stmt = conn.prepare_cached(&self.sql(sql))?;
-        let mut rows = match self.range {
-            Some((first, last)) => stmt.query([first, last])?,
-            None => stmt.query([self.listed])?,
+        let range = matches!(self, PageIds::Range(..));
+        let mut stmt = conn.prepare_cached(&page_sql(sql, range))?;
+        let mut rows = match self {
+            PageIds::Range(first, last) => stmt.query([first, last])?,
+            PageIds::Listed(ids) => stmt.query([ids])?,
         };
         while let Some(r) = rows.next()? {
             each(r)?;
@@ -397,8 +390,7 @@ fn load_states<L: SqliteLedger>(
 ) -> StoreResult<Vec<L>> {
     let (order, mut states) = keyed_states(rows, L::state_of)?;
     if !order.is_empty() {
-        let listed = serde_json::to_string(&order)?;
-        let ids = PageIds::of(conn, &order, &listed)?;
+        let ids = PageIds::of(conn, &order)?;
         let mut details = Details {
             conn,
             ids: &ids,
