@@ -243,6 +243,22 @@ pub fn evaluate(
     today: NaiveDate,
     odometer: Option<&OdometerEstimate>,
 ) -> MaintenanceItemView {
+    let mut view = evaluate_unworded(item, unit, anchor, history, today, odometer);
+    view.reason = view.reason_on(unit, today, odometer.map(|e| e.value));
+    view
+}
+
+/// [`evaluate`] without the `reason`, left empty: its wording is derived from the rest of the view
+/// ([`MaintenanceItemView::reason_on`]), and a sweep words only the items it publishes a reminder or a
+/// status change of — a schedule event leaves it out.
+pub fn evaluate_unworded(
+    item: &ItemSettings,
+    unit: OdometerUnit,
+    anchor: &Anchor,
+    history: &[Done],
+    today: NaiveDate,
+    odometer: Option<&OdometerEstimate>,
+) -> MaintenanceItemView {
     let next = next_due(item, unit, anchor, history);
     let distance = item.distance_interval(unit);
     let due_soon_days = i64::from(item.due_soon_days);
@@ -282,7 +298,7 @@ pub fn evaluate(
         worse(date_status, odometer_status)
     };
 
-    let mut view = MaintenanceItemView {
+    MaintenanceItemView {
         task: item.task.clone(),
         title: item
             .title
@@ -300,9 +316,7 @@ pub fn evaluate(
         reason: String::new(),
         due_cycle: MaintenanceItemView::cycle_of(next.due_at, next.due_odometer),
         enabled: item.enabled,
-    };
-    view.reason = view.reason_on(unit, today, odometer.map(|e| e.value));
-    view
+    }
 }
 
 /// The date at which the estimated odometer reaches `due`, at the estimate's usage rate.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 
-use crate::due::{Anchor, Done, evaluate};
+use crate::due::{Anchor, Done, evaluate, evaluate_unworded};
 use crate::settings::{ItemSettings, schedule_for};
 use crate::usage_estimate::{OdometerReading, Usage};
 
@@ -190,6 +190,31 @@ impl Evaluation {
     pub fn item(&self, task: &str) -> Option<&MaintenanceItemView> {
         self.items.iter().find(|i| i.task == task)
     }
+
+    /// An item's reason: its own, or worded now for one evaluated [`Wording::Unworded`] (a reason is
+    /// never empty).
+    pub fn reason_of(
+        &self,
+        item: &MaintenanceItemView,
+        unit: OdometerUnit,
+        today: NaiveDate,
+    ) -> String {
+        if item.reason.is_empty() {
+            item.reason_on(unit, today, self.odometer.as_ref().map(|o| o.value))
+        } else {
+            item.reason.clone()
+        }
+    }
+}
+
+/// Whether an evaluation words each item's `reason` ([`MaintenanceItemView::reason_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wording {
+    /// Every item's reason (what the API and a kept evaluation show).
+    Worded,
+    /// None: left empty for whoever publishes an item to word ([`Evaluation::reason_of`]). A sweep's
+    /// schedule events leave reasons out, and words are ≈ a fifth of an evaluation's time.
+    Unworded,
 }
 
 /// Evaluates every item of the vehicle as of `today`.
@@ -199,9 +224,24 @@ pub fn evaluate_vehicle(
     overrides: &[ItemSettings],
     today: NaiveDate,
 ) -> Evaluation {
+    evaluate_vehicle_as(vehicle, facts, overrides, today, Wording::Worded)
+}
+
+/// [`evaluate_vehicle`], with the items worded or not.
+pub fn evaluate_vehicle_as(
+    vehicle: &VehicleRecord,
+    facts: &[TimelineFact],
+    overrides: &[ItemSettings],
+    today: NaiveDate,
+    wording: Wording,
+) -> Evaluation {
     let timeline = Timeline::from_facts(vehicle.registered_at, facts);
     let estimate = timeline.usage.estimate_at(today);
     let settings = schedule_for(vehicle.unit, overrides);
+    let evaluate = match wording {
+        Wording::Worded => evaluate,
+        Wording::Unworded => evaluate_unworded,
+    };
     let items: Vec<MaintenanceItemView> = settings
         .iter()
         .map(|settings| {

@@ -9,7 +9,7 @@ use vwc_store::StoreError;
 use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
 pub use vwc_store::vehicle_ledger::{AsOf, UpdateError};
 
-use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
+use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, Wording, evaluate_vehicle_as};
 use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
 use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
@@ -56,8 +56,8 @@ impl Applied for Updated {
 pub enum Keep {
     /// The whole evaluation (its items cloned into the schedule event).
     Evaluation,
-    /// Only the counts (the sweep): the evaluation's items move into the schedule event, and the one
-    /// returned may have none left.
+    /// Only the counts (the sweep): the evaluation's items, unworded ([`Wording::Unworded`]), move into
+    /// the schedule event, and the one returned may have none left.
     Counts,
 }
 
@@ -88,7 +88,13 @@ pub fn decide(
 ) -> Option<Decided> {
     let AsOf { today, now } = when;
     let vehicle = state.vehicle.as_ref()?;
-    let mut evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
+    // The sweep keeps only counts: it words no item it does not publish (see `Wording`).
+    let wording = match keep {
+        Keep::Evaluation => Wording::Worded,
+        Keep::Counts => Wording::Unworded,
+    };
+    let mut evaluation =
+        evaluate_vehicle_as(vehicle, &state.facts, &state.settings, today, wording);
     let mut p = plan(
         vehicle,
         state.published.as_ref(),
