@@ -160,6 +160,16 @@ impl MaintenanceItemView {
         cycle
     }
 
+    /// The item's due cycle: its own, or [`cycle_of`](Self::cycle_of) its due point when it was left
+    /// out (an evaluation that derives it only for the items it publishes; a cycle is never empty).
+    pub fn cycle(&self) -> std::borrow::Cow<'_, str> {
+        if self.due_cycle.is_empty() {
+            Self::cycle_of(self.due_at, self.due_odometer).into()
+        } else {
+            self.due_cycle.as_str().into()
+        }
+    }
+
     /// A copy of the item without the fields a version-2 schedule event leaves out (`reason`, `dueCycle`),
     /// cloning only what it keeps: serialising a sweep's schedules cloned every reason only to drop it.
     pub fn without_derived(&self) -> MaintenanceItemView {
@@ -482,12 +492,12 @@ impl Serialize for CompactItems<'_> {
         );
         serializer.collect_seq(self.update.items.iter().map(|item| {
             // They are the derived ones: the scheduler writes them with the same functions (a sweep
-            // leaves the reason unworded: empty).
+            // leaves them out: empty).
             debug_assert!(
                 item.reason.is_empty() || item.reason == item.reason_on(self.unit, today, odometer)
             );
             debug_assert_eq!(
-                item.due_cycle,
+                item.cycle(),
                 MaintenanceItemView::cycle_of(item.due_at, item.due_odometer)
             );
             CompactItem {

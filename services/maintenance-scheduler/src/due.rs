@@ -243,15 +243,17 @@ pub fn evaluate(
     today: NaiveDate,
     odometer: Option<&OdometerEstimate>,
 ) -> MaintenanceItemView {
-    let mut view = evaluate_unworded(item, unit, anchor, history, today, odometer);
+    let mut view = evaluate_facts(item, unit, anchor, history, today, odometer);
     view.reason = view.reason_on(unit, today, odometer.map(|e| e.value));
+    view.due_cycle = MaintenanceItemView::cycle_of(view.due_at, view.due_odometer);
     view
 }
 
-/// [`evaluate`] without the `reason`, left empty: its wording is derived from the rest of the view
-/// ([`MaintenanceItemView::reason_on`]), and a sweep words only the items it publishes a reminder or a
-/// status change of — a schedule event leaves it out.
-pub fn evaluate_unworded(
+/// [`evaluate`] without the `reason` and the `due_cycle`, left empty: both are derived from the rest of
+/// the view ([`MaintenanceItemView::reason_on`], [`MaintenanceItemView::cycle`]), and a sweep derives
+/// them only for the items it publishes a reminder or a status change of — a schedule event leaves
+/// them out.
+pub fn evaluate_facts(
     item: &ItemSettings,
     unit: OdometerUnit,
     anchor: &Anchor,
@@ -314,7 +316,7 @@ pub fn evaluate_unworded(
         projected_due_at,
         status,
         reason: String::new(),
-        due_cycle: MaintenanceItemView::cycle_of(next.due_at, next.due_odometer),
+        due_cycle: String::new(),
         enabled: item.enabled,
     }
 }

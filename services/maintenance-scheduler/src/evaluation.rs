@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 
-use crate::due::{Anchor, Done, evaluate, evaluate_unworded};
+use crate::due::{Anchor, Done, evaluate, evaluate_facts};
 use crate::settings::{ItemSettings, schedule_for};
 use crate::usage_estimate::{OdometerReading, Usage};
 
@@ -191,7 +191,7 @@ impl Evaluation {
         self.items.iter().find(|i| i.task == task)
     }
 
-    /// An item's reason: its own, or worded now for one evaluated [`Wording::Unworded`] (a reason is
+    /// An item's reason: its own, or worded now for one evaluated with [`Derived::Later`] (a reason is
     /// never empty).
     pub fn reason_of(
         &self,
@@ -207,14 +207,16 @@ impl Evaluation {
     }
 }
 
-/// Whether an evaluation words each item's `reason` ([`MaintenanceItemView::reason_on`]).
+/// Whether an evaluation writes each item's derived fields: its `reason`
+/// ([`MaintenanceItemView::reason_on`]) and its `due_cycle` ([`MaintenanceItemView::cycle_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wording {
-    /// Every item's reason (what the API and a kept evaluation show).
-    Worded,
-    /// None: left empty for whoever publishes an item to word ([`Evaluation::reason_of`]). A sweep's
-    /// schedule events leave reasons out, and words are ≈ a fifth of an evaluation's time.
-    Unworded,
+pub enum Derived {
+    /// Written for every item (what the API and a kept evaluation show).
+    Written,
+    /// Left empty, for whoever publishes an item to derive ([`Evaluation::reason_of`],
+    /// [`MaintenanceItemView::cycle`]). A sweep's schedule events leave both out, and they were ≈ a
+    /// quarter of an evaluation's time (two strings an item).
+    Later,
 }
 
 /// Evaluates every item of the vehicle as of `today`.
@@ -224,23 +226,23 @@ pub fn evaluate_vehicle(
     overrides: &[ItemSettings],
     today: NaiveDate,
 ) -> Evaluation {
-    evaluate_vehicle_as(vehicle, facts, overrides, today, Wording::Worded)
+    evaluate_vehicle_as(vehicle, facts, overrides, today, Derived::Written)
 }
 
-/// [`evaluate_vehicle`], with the items worded or not.
+/// [`evaluate_vehicle`], with the items' derived fields written or not.
 pub fn evaluate_vehicle_as(
     vehicle: &VehicleRecord,
     facts: &[TimelineFact],
     overrides: &[ItemSettings],
     today: NaiveDate,
-    wording: Wording,
+    derived: Derived,
 ) -> Evaluation {
     let timeline = Timeline::from_facts(vehicle.registered_at, facts);
     let estimate = timeline.usage.estimate_at(today);
     let settings = schedule_for(vehicle.unit, overrides);
-    let evaluate = match wording {
-        Wording::Worded => evaluate,
-        Wording::Unworded => evaluate_unworded,
+    let evaluate = match derived {
+        Derived::Written => evaluate,
+        Derived::Later => evaluate_facts,
     };
     let items: Vec<MaintenanceItemView> = settings
         .iter()

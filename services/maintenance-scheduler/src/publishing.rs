@@ -123,7 +123,7 @@ fn json_fingerprint(items: &[MaintenanceItemView]) -> u64 {
         .iter()
         .map(|i| MaintenanceItemView {
             projected_due_at: None,
-            due_cycle: i.due_cycle.clone(),
+            due_cycle: i.cycle().into_owned(),
             ..i.without_derived()
         })
         .collect();
@@ -338,7 +338,7 @@ pub fn next_reminder_repeat<'a>(
                 .filter(|r| {
                     r.status == MaintenanceStatus::Overdue
                         && r.task == i.task
-                        && r.due_cycle == i.due_cycle
+                        && r.due_cycle == i.cycle()
                 })
                 .map(|r| r.sent_on)
                 .max()?;
@@ -419,7 +419,7 @@ pub fn plan(
                     previous_status,
                     status: item.status,
                     reason: current.reason_of(item, vehicle.unit, today),
-                    due_cycle: item.due_cycle.clone(),
+                    due_cycle: item.cycle().into_owned(),
                     due_at: item.due_at,
                     due_odometer: item.due_odometer,
                 }));
@@ -453,25 +453,23 @@ pub fn plan(
         .iter()
         .filter(|i| i.enabled && !vehicle.retired)
     {
-        let occurrence = match item.status {
-            MaintenanceStatus::DueSoon => 0,
-            MaintenanceStatus::Overdue => {
-                match last_overdue.get(&(item.task.as_str(), item.due_cycle.as_str())) {
-                    None => 0,
-                    Some((on, occurrence)) if today >= repeat_on(*on) => {
-                        occurrence.saturating_add(1)
-                    }
-                    Some((_, occurrence)) => *occurrence,
-                }
-            }
-            MaintenanceStatus::Ok | MaintenanceStatus::Unknown => continue,
-        };
-        let key = (
-            item.task.as_str(),
+        if !matches!(
             item.status,
-            item.due_cycle.as_str(),
-            occurrence,
-        );
+            MaintenanceStatus::DueSoon | MaintenanceStatus::Overdue
+        ) {
+            continue;
+        }
+        let cycle = item.cycle();
+        let occurrence = match item.status {
+            MaintenanceStatus::Overdue => match last_overdue.get(&(item.task.as_str(), &*cycle)) {
+                None => 0,
+                Some((on, occurrence)) if today >= repeat_on(*on) => occurrence.saturating_add(1),
+                Some((_, occurrence)) => *occurrence,
+            },
+            // Due soon: reminded once a cycle.
+            _ => 0,
+        };
+        let key = (item.task.as_str(), item.status, &*cycle, occurrence);
         // An item that comes back to a status it was reminded of (a voided completion makes it overdue
         // again in the same cycle) is reminded again: the earlier reminder may have been read, or marked
         // read when the item was done. The next occurrence number keeps the reminder's id new.
@@ -492,17 +490,11 @@ pub fn plan(
                 .unwrap_or(occurrence)
                 .saturating_add(1),
         };
-        let id = reminder_id(
-            &vehicle.id,
-            &item.task,
-            item.status,
-            &item.due_cycle,
-            occurrence,
-        );
+        let id = reminder_id(&vehicle.id, &item.task, item.status, &cycle, occurrence);
         out.reminders.push(SentReminder {
             task: item.task.clone(),
             status: item.status,
-            due_cycle: item.due_cycle.clone(),
+            due_cycle: cycle.to_string(),
             occurrence,
             reminder_id: id.clone(),
             sent_on: today,
@@ -516,7 +508,7 @@ pub fn plan(
             title: item.title.clone(),
             status: item.status,
             reason: current.reason_of(item, vehicle.unit, today),
-            due_cycle: item.due_cycle.clone(),
+            due_cycle: cycle.into_owned(),
             due_at: item.due_at,
             due_odometer: item.due_odometer,
             occurrence,

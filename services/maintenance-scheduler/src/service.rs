@@ -9,7 +9,7 @@ use vwc_store::StoreError;
 use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
 pub use vwc_store::vehicle_ledger::{AsOf, UpdateError};
 
-use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, Wording, evaluate_vehicle_as};
+use crate::evaluation::{Derived, Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle_as};
 use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
 use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
@@ -56,7 +56,7 @@ impl Applied for Updated {
 pub enum Keep {
     /// The whole evaluation (its items cloned into the schedule event).
     Evaluation,
-    /// Only the counts (the sweep): the evaluation's items, unworded ([`Wording::Unworded`]), move into
+    /// Only the counts (the sweep): the evaluation's items, without their derived fields ([`Derived::Later`]), move into
     /// the schedule event, and the one returned may have none left.
     Counts,
 }
@@ -88,13 +88,13 @@ pub fn decide(
 ) -> Option<Decided> {
     let AsOf { today, now } = when;
     let vehicle = state.vehicle.as_ref()?;
-    // The sweep keeps only counts: it words no item it does not publish (see `Wording`).
-    let wording = match keep {
-        Keep::Evaluation => Wording::Worded,
-        Keep::Counts => Wording::Unworded,
+    // The sweep keeps only counts: it derives no text of an item it does not publish (see `Derived`).
+    let derived = match keep {
+        Keep::Evaluation => Derived::Written,
+        Keep::Counts => Derived::Later,
     };
     let mut evaluation =
-        evaluate_vehicle_as(vehicle, &state.facts, &state.settings, today, wording);
+        evaluate_vehicle_as(vehicle, &state.facts, &state.settings, today, derived);
     let mut p = plan(
         vehicle,
         state.published.as_ref(),

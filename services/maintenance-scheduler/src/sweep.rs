@@ -456,6 +456,58 @@ mod tests {
     use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
     use vwc_contracts::{Envelope, EventType};
 
+    /// The sweep's evaluation leaves each item's reason and due cycle for the plan to derive
+    /// (`Keep::Counts`): it must publish, remember and wake exactly as the consumer's (`Keep::Evaluation`)
+    /// on a first evaluation and on later days, when statuses change and reminders repeat.
+    #[test]
+    fn a_sweep_publishes_what_a_whole_evaluation_publishes() {
+        let now: DateTime<Utc> = "2026-11-29T10:00:00.123456Z".parse().unwrap();
+        let what = |commit: &VehicleCommit| {
+            let events: Vec<(EventType, String)> = (commit.ledger.outbox.iter())
+                .map(|e| {
+                    let json: serde_json::Value = serde_json::to_value(e).unwrap();
+                    (e.event_type(), json["data"].to_string())
+                })
+                .collect();
+            (
+                events,
+                format!("{:?}", commit.published),
+                format!("{:?}", commit.reminders),
+                commit.wake_on,
+            )
+        };
+        let (mut reminders, mut status_changes) = (0, 0);
+        for i in 0..300 {
+            let seeded = bench_vehicle(i, now);
+            let mut state = VehicleState {
+                vehicle: seeded.register,
+                facts: seeded.facts,
+                settings: seeded.settings,
+                ..VehicleState::new(&seeded.ledger.vehicle_id)
+            };
+            for days in [0, 20, 45, 52, 120, 400] {
+                let when = AsOf::at(now + chrono::Duration::days(days));
+                let (mut whole, mut counts) =
+                    (VehicleCommit::on(&state), VehicleCommit::on(&state));
+                decide(&state, &mut whole, when, None, Keep::Evaluation).unwrap();
+                decide(&state, &mut counts, when, None, Keep::Counts).unwrap();
+                assert_eq!(what(&counts), what(&whole), "vehicle {i}, day +{days}");
+                reminders += whole.reminders.len();
+                status_changes += (whole.ledger.outbox.iter())
+                    .filter(|e| e.event_type() == EventType::MaintenanceStatusChanged)
+                    .count();
+                if whole.published.is_some() {
+                    state.published = whole.published;
+                }
+                state.reminders.extend(whole.reminders);
+            }
+        }
+        assert!(
+            reminders > 300 && status_changes > 100,
+            "{reminders} reminders, {status_changes} status changes"
+        );
+    }
+
     /// A first sweep of the benchmark's fleet publishes each vehicle's schedule at version 3: no item
     /// carries the `reason` or `dueCycle` its readers derive, nor the catalogue's title and intervals nor
     /// `enabled: true`, and the payload leaves the vehicle to the envelope — the event fits twice in a
