@@ -2,8 +2,6 @@
 //! (`_id` = vehicle id, `version`, …), `facts` and `fact_revisions` keyed `"<vehicle>/<event>"`, and the
 //! service's [`DayLedger`] collection (`_id` = organisation, `day`, the stamp field).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use futures::TryStreamExt;
@@ -14,7 +12,7 @@ use serde::de::DeserializeOwned;
 use vwc_contracts::{OrgId, VehicleId};
 
 use super::{
-    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore,
+    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore, PageStates,
     RevisionRow, StoredVehicle, VehicleLedger, fill_revisions, in_order, keyed_states, parse_day,
 };
 use crate::Plumbed;
@@ -247,7 +245,7 @@ pub struct Details<'a, S> {
     db: &'a MongoDb,
     ids: &'a [String],
     /// By vehicle id.
-    pub states: &'a mut HashMap<String, S>,
+    pub states: &'a mut PageStates<S>,
 }
 
 impl<S: Send> Details<'_, S> {

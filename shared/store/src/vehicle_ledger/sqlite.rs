@@ -2,7 +2,6 @@
 //! (`id`, `version`, …), `facts` and `fact_revisions` keyed by (`vehicle_id`, `event_id`), and its
 //! [`DayLedger`] table (`org_id` primary key, `day`, the stamp column).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -13,7 +12,7 @@ use serde::de::DeserializeOwned;
 use vwc_contracts::{OrgId, VehicleId};
 
 use super::{
-    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore,
+    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore, PageStates,
     RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, in_order, keyed_states,
     parse_day,
 };
@@ -322,7 +321,7 @@ pub struct Details<'a, S> {
     conn: &'a Connection,
     ids: &'a PageIds<'a>,
     /// By vehicle id.
-    pub states: &'a mut HashMap<String, S>,
+    pub states: &'a mut PageStates<S>,
 }
 
 impl<S> Details<'_, S> {
