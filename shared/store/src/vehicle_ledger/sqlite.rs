@@ -16,7 +16,7 @@ use super::{
     RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, in_order, keyed_states,
     parse_day,
 };
-use crate::sqlite::{claim_inbox, optional};
+use crate::sqlite::{claim_inbox, execute_each, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
 /// The migration that creates `fact_revisions`, the ledger's record of the latest revision applied of each
@@ -62,18 +62,18 @@ pub fn apply_head<C: LedgerCommit>(
         return Ok(Some(CommitOutcome::Duplicate));
     }
     set_version(conn, commit, current + 1)?;
-    let mut upsert = conn.prepare_cached(
+    execute_each(
+        conn,
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
+        (ledger.revisions.iter())
+            .map(|(event_id, revision)| (vehicle_id, event_id, i64::from(*revision))),
     )?;
-    for (event_id, revision) in &ledger.revisions {
-        upsert.execute(params![vehicle_id, event_id, i64::from(*revision)])?;
-    }
-    let mut removed =
-        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in &ledger.remove_facts {
-        removed.execute(params![vehicle_id, event_id])?;
-    }
+    execute_each(
+        conn,
+        "DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2",
+        (ledger.remove_facts.iter()).map(|event_id| (vehicle_id, event_id)),
+    )?;
     Ok(None)
 }
 
