@@ -355,9 +355,48 @@ pub fn parse_day(text: &str) -> StoreResult<NaiveDate> {
         .map_err(|e| StoreError::Other(format!("bad date {text:?}: {e}")))
 }
 
-/// A page's vehicle states by id. Each detail row read for a page (≈ 15 a vehicle in a sweep) looks its
-/// vehicle up here: hashed with foldhash, seeded per process, as `std`'s SipHash took ≈ 20 ns a short id.
-pub type PageStates<S> = HashMap<String, S, foldhash::fast::RandomState>;
+/// A page's vehicle states, in the page's order, looked up by id. Each detail row read for a page (≈ 15 a
+/// vehicle in a sweep) looks its vehicle up here, and the rows come a vehicle at a time: the id looked up
+/// last is compared first, and only another is hashed (foldhash, seeded per process: `std`'s SipHash took
+/// ≈ 20 ns a short id).
+pub struct PageStates<S> {
+    states: Vec<S>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// The id looked up last and its state's place.
+    last: Option<(String, usize)>,
+}
+
+impl<S> PageStates<S> {
+    /// The state of vehicle `id`, if it is on the page.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut S> {
+        let at = match &mut self.last {
+            Some((last, at)) if last == id => *at,
+            last => {
+                let at = *self.index.get(id)?;
+                match last {
+                    Some((last, place)) => {
+                        last.clear();
+                        last.push_str(id);
+                        *place = at;
+                    }
+                    None => *last = Some((id.to_string(), at)),
+                }
+                at
+            }
+        };
+        self.states.get_mut(at)
+    }
+
+    /// Every state of the page, in its order.
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, S> {
+        self.states.iter_mut()
+    }
+
+    /// The states, in the page's order.
+    pub fn into_vec(self) -> Vec<S> {
+        self.states
+    }
+}
 
 /// The revisions read for a page of vehicles, given to the states they belong to. `revisions` says where a
 /// state keeps them.
@@ -426,26 +465,25 @@ where
     }
 }
 
-/// The states of a page of stored vehicles, keyed by id, with the ids in the order read (for
-/// [`in_order`] once the details are filled in).
+/// The states of a page of stored vehicles, in the order read (`PageStates::into_vec` once the details
+/// are filled in), with their ids in that order.
 pub fn keyed_states<F, S>(
     vehicles: Vec<StoredVehicle<F>>,
     into_state: fn(StoredVehicle<F>) -> StoreResult<S>,
 ) -> StoreResult<(Vec<String>, PageStates<S>)> {
-    let order = vehicles.iter().map(|v| v.id.clone()).collect();
-    let states = vehicles
-        .into_iter()
-        .map(|v| Ok((v.id.clone(), into_state(v)?)))
-        .collect::<StoreResult<_>>()?;
+    let order: Vec<String> = vehicles.iter().map(|v| v.id.clone()).collect();
+    let mut index = HashMap::with_capacity_and_hasher(order.len(), Default::default());
+    let mut states = Vec::with_capacity(order.len());
+    for (at, v) in vehicles.into_iter().enumerate() {
+        index.insert(v.id.clone(), at);
+        states.push(into_state(v)?);
+    }
+    let states = PageStates {
+        states,
+        index,
+        last: None,
+    };
     Ok((order, states))
-}
-
-/// Puts the states read for a page back in the order their ids were listed (dropping none that was read).
-pub fn in_order<S>(order: Vec<String>, mut states: PageStates<S>) -> Vec<S> {
-    order
-        .into_iter()
-        .filter_map(|id| states.remove(&id))
-        .collect()
 }
 
 /// Striped per-vehicle locks: concurrent deliveries for one vehicle (a burst of dealer webhooks) queue
@@ -550,4 +588,43 @@ pub async fn run_daily<F, Fut, R, E>(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows a vehicle at a time, then back to one seen before, an id off the page and the page's order: the
+    /// id looked up last never stands in for another.
+    #[test]
+    fn a_pages_states_are_found_by_id_whichever_came_last() {
+        let vehicles = ["veh_b", "veh_a", "veh_c"].map(|id| StoredVehicle {
+            id: id.to_string(),
+            version: 1,
+            fields: (),
+        });
+        let (order, mut states) =
+            keyed_states(vehicles.to_vec(), |v| Ok((v.id, Vec::<u32>::new()))).unwrap();
+        assert_eq!(order, ["veh_b", "veh_a", "veh_c"]);
+        for (row, id) in ["veh_a", "veh_a", "veh_c", "veh_a", "veh_x", "veh_a", "veh_b"]
+            .into_iter()
+            .enumerate()
+        {
+            match states.get_mut(id) {
+                Some((found, rows)) => {
+                    assert_eq!(found, id);
+                    rows.push(row as u32);
+                }
+                None => assert_eq!(id, "veh_x"),
+            }
+        }
+        assert_eq!(
+            states.into_vec(),
+            [
+                ("veh_b".to_string(), vec![6]),
+                ("veh_a".to_string(), vec![0, 1, 3, 5]),
+                ("veh_c".to_string(), vec![2]),
+            ]
+        );
+    }
 }

@@ -13,7 +13,7 @@ use vwc_contracts::{OrgId, VehicleId};
 
 use super::{
     CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore, PageStates,
-    RevisionRow, StoredVehicle, VehicleLedger, fill_revisions, in_order, keyed_states, parse_day,
+    RevisionRow, StoredVehicle, VehicleLedger, fill_revisions, keyed_states, parse_day,
 };
 use crate::Plumbed;
 use crate::mongo::MongoDb;
@@ -355,7 +355,7 @@ impl<L: MongoLedger> LedgerStore<MongoDb, L> {
             let revisions = revisions_of(db, &order).await?;
             fill_revisions(&mut states, revisions, L::revisions);
         }
-        Ok(in_order(order, states))
+        Ok(states.into_vec())
     }
 
     /// A page of registered vehicles: those `filter` matches (see [`page_filter`]), in id order, at most

@@ -13,7 +13,7 @@ use vwc_contracts::{OrgId, VehicleId};
 
 use super::{
     CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore, PageStates,
-    RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, in_order, keyed_states,
+    RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, keyed_states,
     parse_day,
 };
 use crate::sqlite::{claim_inbox, execute_each, optional};
@@ -398,7 +398,7 @@ fn load_states<L: SqliteLedger>(
         L::load_details(&mut details, detail)?;
         fill_revisions(&mut states, revisions_of(conn, &ids)?, L::revisions);
     }
-    Ok(in_order(order, states))
+    Ok(states.into_vec())
 }
 
 /// A page of registered vehicles (of `org`, or of every organisation), by id after `after`, at most
