@@ -606,9 +606,11 @@ mod tests {
         let (order, mut states) =
             keyed_states(vehicles.to_vec(), |v| Ok((v.id, Vec::<u32>::new()))).unwrap();
         assert_eq!(order, ["veh_b", "veh_a", "veh_c"]);
-        for (row, id) in ["veh_a", "veh_a", "veh_c", "veh_a", "veh_x", "veh_a", "veh_b"]
-            .into_iter()
-            .enumerate()
+        for (row, id) in [
+            "veh_a", "veh_a", "veh_c", "veh_a", "veh_x", "veh_a", "veh_b",
+        ]
+        .into_iter()
+        .enumerate()
         {
             match states.get_mut(id) {
                 Some((found, rows)) => {
