@@ -3,8 +3,8 @@
 
 use crate::store::RevaluePage;
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
-use vwc_store::sqlite::execute_each;
+use rusqlite::params;
+use vwc_store::sqlite::Statements;
 use vwc_store::vehicle_ledger::sqlite::{Details, RowPage, SqliteLedger};
 use vwc_store::vehicle_ledger::{LedgerStore, parse_day};
 use vwc_store::{SqliteDb, StoreResult};
@@ -112,13 +112,14 @@ impl SqliteLedger for VehicleState {
         Ok(PreparedCommit { profile, facts })
     }
 
-    fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
+    fn apply(st: &mut Statements<'_>, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
         if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
-            conn.prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
+            st.conn()
+                .prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
                 .execute(params![c.ledger.vehicle_id, v.org_id, profile])?;
         }
         if let Some((on, point)) = &c.current {
-            conn.prepare_cached(
+            st.get(
                 "UPDATE vehicles SET current_on = ?2, current_fingerprint = ?3, current_amount = ?4
                  WHERE id = ?1",
             )?
@@ -130,15 +131,13 @@ impl SqliteLedger for VehicleState {
             ])?;
         }
         let vehicle = c.ledger.vehicle_id.as_str();
-        execute_each(
-            conn,
+        st.execute_each(
             "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
             p.facts
                 .iter()
                 .map(|(event_id, body)| (vehicle, event_id, body)),
         )?;
-        execute_each(
-            conn,
+        st.execute_each(
             "INSERT INTO published (vehicle_id, as_of, fingerprint, amount) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (vehicle_id, as_of) DO UPDATE SET fingerprint = excluded.fingerprint,
                amount = excluded.amount",

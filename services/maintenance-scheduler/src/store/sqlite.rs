@@ -3,10 +3,10 @@
 
 use crate::store::SweepPage;
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use vwc_contracts::time_text::day_string;
 use vwc_store::parse_ts;
-use vwc_store::sqlite::execute_each;
+use vwc_store::sqlite::Statements;
 use vwc_store::vehicle_ledger::sqlite::{Details, RowPage, SqliteLedger};
 use vwc_store::vehicle_ledger::{LedgerStore, parse_day};
 use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
@@ -190,17 +190,16 @@ impl SqliteLedger for VehicleState {
         Ok(PreparedCommit { settings, statuses })
     }
 
-    fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
-        apply(conn, c, p)
+    fn apply(st: &mut Statements<'_>, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
+        apply(st, c, p)
     }
 
-    fn set_version(conn: &Connection, c: &VehicleCommit, version: i64) -> StoreResult<()> {
-        conn.prepare_cached(SET_VERSION_AND_WAKE_ON)?
-            .execute(params![
-                c.ledger.vehicle_id,
-                version,
-                c.wake_on.map(day_string)
-            ])?;
+    fn set_version(st: &mut Statements<'_>, c: &VehicleCommit, version: i64) -> StoreResult<()> {
+        st.get(SET_VERSION_AND_WAKE_ON)?.execute(params![
+            c.ledger.vehicle_id,
+            version,
+            c.wake_on.map(day_string)
+        ])?;
         Ok(())
     }
 }
@@ -232,17 +231,16 @@ pub(crate) const INSERT_REMINDER: &str = "INSERT OR IGNORE INTO reminders
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// The service's writes of a commit, after the ledger's.
-fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
+fn apply(st: &mut Statements<'_>, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
     if let Some(v) = &c.register {
-        conn.prepare_cached(
+        st.conn().prepare_cached(
             "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5, retired = ?6 WHERE id = ?1",
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
     }
     let vehicle = c.ledger.vehicle_id.as_str();
     // The wake day was set with the version (`set_version`).
-    execute_each(
-        conn,
+    st.execute_each(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         c.facts.iter().map(|f| {
@@ -256,22 +254,20 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
             )
         }),
     )?;
-    execute_each(
-        conn,
+    st.execute_each(
         "INSERT INTO item_settings (vehicle_id, task, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, task) DO UPDATE SET body = excluded.body",
         p.settings.iter().map(|(task, body)| (vehicle, task, body)),
     )?;
     if let (Some(published), Some(statuses)) = (&c.published, &p.statuses) {
-        conn.prepare_cached(SET_PUBLISHED)?.execute(params![
+        st.get(SET_PUBLISHED)?.execute(params![
             vehicle,
             published.fingerprint as i64,
             statuses,
             published.hash
         ])?;
     }
-    execute_each(
-        conn,
+    st.execute_each(
         INSERT_REMINDER,
         c.reminders.iter().map(|r| {
             (

@@ -16,7 +16,7 @@ use super::{
     RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, keyed_states,
     parse_day,
 };
-use crate::sqlite::{claim_inbox, execute_each, optional};
+use crate::sqlite::{Statements, claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
 /// The migration that creates `fact_revisions`, the ledger's record of the latest revision applied of each
@@ -41,15 +41,15 @@ pub const SET_VERSION: &str = "INSERT INTO vehicles (id, version) VALUES (?1, ?2
 /// vehicle row), records the revisions (the highest per record wins), removes the revised records' facts
 /// and answers `None`. The caller then writes its own state.
 pub fn apply_head<C: LedgerCommit>(
-    conn: &Connection,
+    st: &mut Statements<'_>,
     consumer: &str,
     commit: &C,
-    set_version: fn(&Connection, &C, i64) -> StoreResult<()>,
+    set_version: fn(&mut Statements<'_>, &C, i64) -> StoreResult<()>,
 ) -> StoreResult<Option<CommitOutcome>> {
     let ledger = commit.ledger();
     let vehicle_id = &ledger.vehicle_id;
     let current: i64 = optional(
-        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
+        st.get("SELECT version FROM vehicles WHERE id = ?1")?
             .query_row([vehicle_id], |r| r.get(0)),
     )?
     .unwrap_or(0);
@@ -57,20 +57,18 @@ pub fn apply_head<C: LedgerCommit>(
         return Ok(Some(CommitOutcome::Conflict));
     }
     if let Some(envelope_id) = ledger.claim.as_deref()
-        && !claim_inbox(conn, consumer, envelope_id)?
+        && !claim_inbox(st.conn(), consumer, envelope_id)?
     {
         return Ok(Some(CommitOutcome::Duplicate));
     }
-    set_version(conn, commit, current + 1)?;
-    execute_each(
-        conn,
+    set_version(st, commit, current + 1)?;
+    st.execute_each(
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
         (ledger.revisions.iter())
             .map(|(event_id, revision)| (vehicle_id, event_id, i64::from(*revision))),
     )?;
-    execute_each(
-        conn,
+    st.execute_each(
         "DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2",
         (ledger.remove_facts.iter()).map(|event_id| (vehicle_id, event_id)),
     )?;
@@ -214,7 +212,7 @@ pub async fn commit_prepared<C, P>(
     db: &SqliteDb,
     commits: Vec<C>,
     prepare: fn(C) -> StoreResult<P>,
-    apply: fn(&Connection, &P) -> StoreResult<CommitOutcome>,
+    apply: fn(&mut Statements<'_>, &P) -> StoreResult<CommitOutcome>,
 ) -> StoreResult<Vec<CommitOutcome>>
 where
     C: Send + 'static,
@@ -233,10 +231,13 @@ where
     .map_err(|e| StoreError::Other(format!("preparing a commit failed: {e}")))??;
     let (outcomes, applied) = db
         .write_with_events(move |conn| {
+            // The batch's statements are taken from the cache once, not once per commit.
+            let mut st = Statements::new(conn);
             let outcomes = prepared
                 .iter()
-                .map(|p| apply(conn, p))
+                .map(|p| apply(&mut st, p))
                 .collect::<StoreResult<Vec<_>>>()?;
+            drop(st);
             Ok((outcomes, prepared))
         })
         .await?;
@@ -304,13 +305,13 @@ pub trait SqliteLedger: Ledger {
     fn prepare(commit: &CommitOf<Self>) -> StoreResult<Self::Prepared>;
 
     /// Writes the service's part of `c` after the ledger's (inside the writer's transaction).
-    fn apply(conn: &Connection, c: &CommitOf<Self>, p: &Self::Prepared) -> StoreResult<()>;
+    fn apply(st: &mut Statements<'_>, c: &CommitOf<Self>, p: &Self::Prepared) -> StoreResult<()>;
 
     /// Sets the vehicle's new `version`, adding its row when it has none ([`SET_VERSION`]). A service
     /// whose commits nearly all set a column of its own on the row may set it in the same statement: one
     /// statement fewer per commit (the scheduler's wake day: ≈ 2 % of a first sweep, docs/bench.md).
-    fn set_version(conn: &Connection, c: &CommitOf<Self>, version: i64) -> StoreResult<()> {
-        conn.prepare_cached(SET_VERSION)?
+    fn set_version(st: &mut Statements<'_>, c: &CommitOf<Self>, version: i64) -> StoreResult<()> {
+        st.get(SET_VERSION)?
             .execute(params![c.ledger().vehicle_id, version])?;
         Ok(())
     }
@@ -370,14 +371,14 @@ fn ready<L: SqliteLedger>(mut commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>
 }
 
 fn apply_ready<L: SqliteLedger>(
-    conn: &Connection,
+    st: &mut Statements<'_>,
     c: &ReadyCommit<L>,
 ) -> StoreResult<CommitOutcome> {
-    if let Some(refused) = apply_head(conn, L::CONSUMER, &c.commit, L::set_version)? {
+    if let Some(refused) = apply_head(st, L::CONSUMER, &c.commit, L::set_version)? {
         return Ok(refused);
     }
-    L::apply(conn, &c.commit, &c.own)?;
-    crate::sqlite::enqueue_serialized(conn, &c.outbox)?;
+    L::apply(st, &c.commit, &c.own)?;
+    st.enqueue_serialized(&c.outbox)?;
     Ok(CommitOutcome::Applied)
 }
 
