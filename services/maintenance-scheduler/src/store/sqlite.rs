@@ -76,6 +76,36 @@ ALTER TABLE vehicles ADD COLUMN wake_on TEXT;
     vwc_store::vehicle_ledger::sqlite::FACT_REVISIONS_MIGRATION,
     // How the fingerprint was computed (`publishing::FINGERPRINT_HASH`); rows before it are hash 1.
     "ALTER TABLE published ADD COLUMN hash INTEGER NOT NULL DEFAULT 1;",
+    r#"
+-- The vehicle and its remembered schedule clustered by vehicle id (`WITHOUT ROWID`) like the rest: each
+-- evaluation reads and sets the version and sets the schedule, and a rowid table keyed by text did each
+-- in two B-trees (the key's index, then the table). docs/bench.md, stop 49.
+CREATE TABLE vehicles_by_id (
+    id TEXT PRIMARY KEY,
+    org_id TEXT,
+    name TEXT,
+    unit TEXT,
+    registered_at TEXT,
+    version INTEGER NOT NULL,
+    retired INTEGER NOT NULL DEFAULT 0,
+    wake_on TEXT
+) WITHOUT ROWID;
+INSERT INTO vehicles_by_id (id, org_id, name, unit, registered_at, version, retired, wake_on)
+    SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles;
+DROP TABLE vehicles;
+ALTER TABLE vehicles_by_id RENAME TO vehicles;
+CREATE INDEX vehicles_by_org ON vehicles (org_id, id);
+CREATE TABLE published_by_vehicle (
+    vehicle_id TEXT PRIMARY KEY,
+    fingerprint INTEGER NOT NULL,
+    statuses TEXT NOT NULL,
+    hash INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+INSERT INTO published_by_vehicle (vehicle_id, fingerprint, statuses, hash)
+    SELECT vehicle_id, fingerprint, statuses, hash FROM published;
+DROP TABLE published;
+ALTER TABLE published_by_vehicle RENAME TO published;
+"#,
 ];
 
 /// The scheduler's SQLite store.
@@ -301,6 +331,73 @@ impl SchedulerStore for SqliteSchedulerStore {
 mod tests {
     use super::*;
     use vwc_store::vehicle_ledger::sqlite::check_page_query;
+
+    /// A database of the steps before the vehicles and their schedules were clustered by id keeps every row
+    /// and column through the step (the vehicle's version, wake day and retirement; the schedule's
+    /// fingerprint, hash and statuses), and the vehicle reads back whole.
+    #[tokio::test]
+    async fn vehicles_and_schedules_stored_before_they_were_clustered_are_kept() {
+        use vwc_store::vehicle_ledger::VehicleLedger;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maintenance.db");
+        let before = MIGRATIONS.len() - 1;
+        {
+            let db =
+                SqliteDb::open_with_pages(&path, &MIGRATIONS[..before], VehicleState::PAGE_BYTES)
+                    .unwrap();
+            db.write(|conn| {
+                conn.execute_batch(
+                    "INSERT INTO vehicles (id, org_id, name, unit, registered_at, version, retired, wake_on)
+                     VALUES ('veh_1', 'org_a', '2021 Toyota RAV4', 'mi', '2024-01-01T00:00:00.000000Z', 7, 1,
+                             '2026-12-10'),
+                            ('veh_2', 'org_b', 'Van', 'km', '2024-02-01T00:00:00.000000Z', 2, 0, NULL);
+                     INSERT INTO published (vehicle_id, fingerprint, statuses, hash)
+                     VALUES ('veh_1', -42, '{\"oil_change\":\"overdue\"}', 2);",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let store = SqliteSchedulerStore::open(&path).unwrap();
+        let rows = store
+            .db()
+            .read(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id || org_id || name || unit || registered_at || version || retired
+                       || coalesce(wake_on, '-') FROM vehicles ORDER BY id",
+                )?;
+                let vehicles = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = conn.query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'published'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )?;
+                Ok((vehicles, sql))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.0,
+            [
+                "veh_1org_a2021 Toyota RAV4mi2024-01-01T00:00:00.000000Z712026-12-10",
+                "veh_2org_bVankm2024-02-01T00:00:00.000000Z20-",
+            ]
+        );
+        assert!(rows.1.contains("WITHOUT ROWID"), "{}", rows.1);
+        let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+        assert_eq!(state.version, 7);
+        assert_eq!(state.wake_on, chrono::NaiveDate::from_ymd_opt(2026, 12, 10));
+        assert!(state.vehicle.as_ref().is_some_and(|v| v.retired));
+        let published = state.published.unwrap();
+        assert_eq!((published.fingerprint, published.hash), (-42_i64 as u64, 2));
+        assert_eq!(
+            published.status_of("oil_change"),
+            Some(vwc_contracts::maintenance::MaintenanceStatus::Overdue)
+        );
+    }
 
     /// Each table's rows of a page are one walk of its key: a range of the page's ids for a page that is one
     /// (the first sweep's), else a look-up per listed id — never a scan.
