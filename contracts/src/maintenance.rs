@@ -524,7 +524,8 @@ impl Serialize for CompactItem<'_> {
         let defaults = Catalogue::standard().defaults(&item.task);
         let mut s = serializer.serialize_struct("MaintenanceItemFacts", 11)?;
         s.serialize_field("task", &item.task)?;
-        if !defaults.has_title(&item.title) {
+        // An empty title is the catalogue's, left out by an evaluation that derives it later.
+        if !item.title.is_empty() && !defaults.has_title(&item.title) {
             s.serialize_field("title", &item.title)?;
         }
         let defaults = defaults.intervals(self.unit);

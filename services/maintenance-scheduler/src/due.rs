@@ -244,15 +244,18 @@ pub fn evaluate(
     odometer: Option<&OdometerEstimate>,
 ) -> MaintenanceItemView {
     let mut view = evaluate_facts(item, unit, anchor, history, today, odometer);
+    if view.title.is_empty() {
+        view.title = Catalogue::standard().title_of(&view.task);
+    }
     view.reason = view.reason_on(unit, today, odometer.map(|e| e.value));
     view.due_cycle = MaintenanceItemView::cycle_of(view.due_at, view.due_odometer);
     view
 }
 
-/// [`evaluate`] without the `reason` and the `due_cycle`, left empty: both are derived from the rest of
-/// the view ([`MaintenanceItemView::reason_on`], [`MaintenanceItemView::cycle`]), and a sweep derives
-/// them only for the items it publishes a reminder or a status change of — a schedule event leaves
-/// them out.
+/// [`evaluate`] without what it derives, left empty: the catalogue's `title` (an item without a title of
+/// its own), the `reason` and the `due_cycle` ([`MaintenanceItemView::reason_on`],
+/// [`MaintenanceItemView::cycle`]). A sweep derives them only for the items it publishes a reminder or a
+/// status change of — a schedule event leaves them out.
 pub fn evaluate_facts(
     item: &ItemSettings,
     unit: OdometerUnit,
@@ -302,10 +305,8 @@ pub fn evaluate_facts(
 
     MaintenanceItemView {
         task: item.task.clone(),
-        title: item
-            .title
-            .clone()
-            .unwrap_or_else(|| Catalogue::standard().title_of(&item.task)),
+        // The catalogue's title is derived: written by `evaluate`, left empty here.
+        title: item.title.clone().unwrap_or_default(),
         interval_miles: item.intervals.miles,
         interval_km: item.intervals.km,
         interval_months: item.intervals.months,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use vwc_contracts::catalogue::Catalogue;
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
     ReminderDue,
@@ -170,10 +171,14 @@ impl Words64 {
         }
     }
 
-    /// The same facts as hash 2's, in the same order.
+    /// The same facts as hash 2's, in the same order, but the title: an empty one stands for the
+    /// catalogue's, so an item's own title is hashed and the catalogue's (written or left empty, see
+    /// `Derived`) is not.
     fn item_facts(&mut self, item: &MaintenanceItemView) {
         self.text(&item.task);
-        self.text(&item.title);
+        let own = !item.title.is_empty()
+            && !Catalogue::standard().is_default_title(&item.task, &item.title);
+        self.text(if own { &item.title } else { "" });
         for interval in [item.interval_miles, item.interval_km, item.interval_months] {
             // Present: 1 above the value's 32 bits; absent: 0.
             self.word(interval.map_or(0, |i| 1 << 32 | u64::from(i)));
@@ -490,7 +495,7 @@ pub fn plan(
                 .push(Outgoing::StatusChanged(MaintenanceStatusChanged {
                     vehicle_id: vehicle.id.clone(),
                     task: item.task.clone(),
-                    title: item.title.clone(),
+                    title: current.title_of(item),
                     previous_status,
                     status: item.status,
                     reason: current.reason_of(item, vehicle.unit, today),
@@ -580,7 +585,7 @@ pub fn plan(
             vehicle_id: vehicle.id.clone(),
             vehicle_name: vehicle.name.clone(),
             task: item.task.clone(),
-            title: item.title.clone(),
+            title: current.title_of(item),
             status: item.status,
             reason: current.reason_of(item, vehicle.unit, today),
             due_cycle: cycle.into_owned(),
@@ -641,7 +646,7 @@ mod tests {
     /// their facts' fields) and hash 3 (their words).
     const HASH_1_OF_THE_EXAMPLE: u64 = 1_590_864_306_597_534_063;
     const HASH_2_OF_THE_EXAMPLE: u64 = 15_333_674_176_387_149_169;
-    const HASH_3_OF_THE_EXAMPLE: u64 = 14_955_724_912_513_491_574;
+    const HASH_3_OF_THE_EXAMPLE: u64 = 7_674_416_070_043_497_299;
 
     #[test]
     fn hash_2_of_the_fingerprint_hashes_the_items_facts_as_it_always_did() {
@@ -660,6 +665,13 @@ mod tests {
         let published = PublishedSchedule::of(&items);
         assert_eq!(published.hash, FINGERPRINT_HASH);
         assert_eq!(published.fingerprint, HASH_3_OF_THE_EXAMPLE);
+        // The catalogue's title, written or left for later (`Derived`), is the same schedule.
+        let mut untitled = items.clone();
+        for item in &mut untitled {
+            assert!(Catalogue::standard().is_default_title(&item.task, &item.title));
+            item.title.clear();
+        }
+        assert_eq!(PublishedSchedule::of(&untitled), published);
         let changes: [fn(&mut MaintenanceItemView); 11] = [
             |i| i.task.push('s'),
             |i| i.title.push('s'),
