@@ -237,7 +237,6 @@ where
                 .iter()
                 .map(|p| apply(&mut st, p))
                 .collect::<StoreResult<Vec<_>>>()?;
-            drop(st);
             Ok((outcomes, prepared))
         })
         .await?;
