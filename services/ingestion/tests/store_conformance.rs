@@ -1180,3 +1180,39 @@ vwc_testkit::conformance!(
     a_sale_is_stored_only_while_the_vehicle_has_the_records_it_was_decided_from,
     a_record_the_stored_sale_refuses_is_not_written,
 );
+
+/// A dealer record keeps its event template only while it waits for its vehicle: a webhook recorded on
+/// arrival stores an empty template (its event and its payload as received are kept), an unmatched one
+/// the template's JSON, which adoption then turns into the event (read from the SQLite file itself).
+#[tokio::test]
+async fn only_a_waiting_dealer_record_keeps_its_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ingestion.db");
+    let store: Store = Arc::new(SqliteIngestionStore::open(&path).unwrap());
+    let dealers = dealer_port(&store);
+    let d = registered_dealer(&dealers, "org_a").await;
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let WebhookOutcome::Recorded {
+        record_id: recorded,
+        ..
+    } = receive(&dealers, &d, "msg_1", &v.vin, 2).await
+    else {
+        panic!("a webhook for a registered VIN was not recorded");
+    };
+    let waiting = unmatched_record(receive(&dealers, &d, "msg_2", &vin(7), 3).await);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let template = |id: &str| -> String {
+        conn.query_row(
+            "SELECT template FROM dealer_records WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(template(&recorded), "");
+    let kept: NewVehicleEvent = serde_json::from_str(&template(&waiting)).unwrap();
+    assert_eq!(kept.occurred_at, at(3));
+    let later = registered_vehicle(&store, "org_a", 7).await;
+    assert_eq!(adopt(&dealers, &later).await, 1);
+    assert_eq!(events_in(&store, "org_a", &later.id).await, 1);
+}

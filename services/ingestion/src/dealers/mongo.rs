@@ -17,7 +17,7 @@ use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, SecretRotation, StoredSecret,
-    WebhookOutcome, template_from_text, template_text,
+    WebhookOutcome, template_from_text, waiting_template,
 };
 use crate::MongoIngestionStore;
 use crate::mongo::{Index, VEHICLES, VehicleDoc, in_transaction};
@@ -259,9 +259,10 @@ impl MongoIngestionStore {
             },
             None => None,
         };
-        let (status, event_id) = match &built {
-            Some((event, _)) => (RECORDED, Some(event.id.to_string())),
-            None => (UNMATCHED, None),
+        // The template is kept only while the record waits for its vehicle (`waiting_template`).
+        let (status, event_id, template) = match &built {
+            Some((event, _)) => (RECORDED, Some(event.id.to_string()), String::new()),
+            None => (UNMATCHED, None, waiting_template(&incoming.template)?),
         };
         // The record first: a concurrent delivery of the same webhook id fails here, before anything else.
         records
@@ -273,7 +274,7 @@ impl MongoIngestionStore {
                 vin: incoming.vin.clone(),
                 payload_type: incoming.payload_type.clone(),
                 payload: incoming.raw_payload.clone(),
-                template: template_text(&incoming.template)?,
+                template,
                 status: status.to_string(),
                 event_id,
                 received_at: ts(&incoming.received_at),

@@ -11,7 +11,7 @@ use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, SecretRotation, StoredSecret,
-    WebhookOutcome, template_from_text, template_text,
+    WebhookOutcome, template_from_text, waiting_template,
 };
 use crate::SqliteIngestionStore;
 
@@ -221,14 +221,14 @@ impl DealerStore for SqliteIngestionStore {
                     return Ok(WebhookOutcome::Duplicate { record_id, event_id });
                 }
                 let record_id = new_id("dlrec");
-                let built = match vehicle_by_vin(conn, &org_id, &vin)? {
-                    Some(vehicle) => match build(&vehicle, template.clone(), &record_id) {
-                        Ok(built) => Some(built),
+                // The template is kept only while the record waits for its vehicle (`waiting_template`).
+                let (built, template) = match vehicle_by_vin(conn, &org_id, &vin)? {
+                    Some(vehicle) => match build(&vehicle, template, &record_id) {
+                        Ok(built) => (Some(built), String::new()),
                         Err(errors) => return Ok(WebhookOutcome::Refused(errors)),
                     },
-                    None => None,
+                    None => (None, waiting_template(&template)?),
                 };
-                let template = template_text(&template)?;
                 let (status, event_id) = record_built(conn, built, "unmatched")?;
                 conn.prepare_cached(
                     "INSERT INTO dealer_records (id, dealer_id, org_id, webhook_id, vin, payload_type, payload, template, status, event_id, received_at)

@@ -96,8 +96,12 @@ pub type EventBuilder = Arc<
         + Sync,
 >;
 
-/// A template as the adapters keep it: the `NewVehicleEvent` JSON (the column or field `template`).
-pub fn template_text(template: &NewVehicleEvent) -> StoreResult<String> {
+/// A waiting record's template as the adapters keep it: the `NewVehicleEvent` JSON (the column or field
+/// `template`). Only a record that waits for its vehicle (`unmatched`) keeps it — adoption reads nothing
+/// else; a record whose event was recorded keeps an empty text (the event itself is kept, and the payload
+/// as received), which spares each matched webhook a second serialisation of its event and its bytes in
+/// every write of it (docs/bench.md, stop 50).
+pub fn waiting_template(template: &NewVehicleEvent) -> StoreResult<String> {
     Ok(serde_json::to_string(template)?)
 }
 
