@@ -515,6 +515,30 @@ fn counted_value(
         .optional()?)
 }
 
+/// Whether the fleet counts the vehicle's value (it is active, or not in the read model yet), and the
+/// current value held for it with the row's organisation: one read where [`counted_value`] before and after a
+/// valuation was two. A value that is stored then moves the fleet's value from the held one to itself.
+fn value_held(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+) -> StoreResult<(bool, Option<(String, CurrentValue)>)> {
+    Ok(conn
+        .prepare_cached(&value_held_query())?
+        .query_row([vehicle_id], |r| {
+            let held = match r.get::<_, Option<String>>(1)? {
+                Some(org) => Some((
+                    org,
+                    CurrentValue {
+                        currency: r.get(2)?,
+                        cents: r.get(3)?,
+                    },
+                )),
+                None => None,
+            };
+            Ok((r.get(0)?, held))
+        })?)
+}
+
 /// Moves the fleet value from what `before` counted to what the vehicle counts now.
 fn value_moved(
     conn: &rusqlite::Connection,
@@ -704,8 +728,9 @@ fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResul
     let (due_soon, overdue) = attention_counts(&u.items);
     let body = serde_json::to_string(update)?;
     Ok(Box::new(move |conn| {
-        with_fleet_member(conn, &u.vehicle_id, || {
-            let stored = conn.prepare_cached(
+        let member = attention_member(conn, &u.vehicle_id)?;
+        let stored = conn
+            .prepare_cached(
                 "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
@@ -713,13 +738,83 @@ fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResul
                  WHERE excluded.evaluated_at >= maintenance.evaluated_at",
             )?
             .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
-            if stored == 1 {
-                read_settled_reminders(conn, &org, &u)?;
+        if stored == 1 {
+            read_settled_reminders(conn, &org, &u)?;
+            if let Some(AttentionMember {
+                org_id,
+                counted,
+                attention,
+            }) = member
+            {
+                let (before, after) = (
+                    FleetMember::of(counted, attention),
+                    FleetMember::of(counted, Some((due_soon, overdue))),
+                );
+                apply_changes(
+                    conn,
+                    &changes(Fact::FleetMember {
+                        org_id: &org_id,
+                        before,
+                        after,
+                    }),
+                )?;
             }
-            Ok(())
-        })?;
+        }
         Ok(true)
     }))
+}
+
+/// [`attention_member`]'s read (`?1` the vehicle).
+fn attention_member_query() -> String {
+    format!(
+        "SELECT v.org_id, {ACTIVE}, m.due_soon, m.overdue FROM vehicles v
+         LEFT JOIN maintenance m ON m.vehicle_id = v.id
+         WHERE v.id = ?1"
+    )
+}
+
+/// [`value_held`]'s read (`?1` the vehicle): always one row.
+fn value_held_query() -> String {
+    format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.id = ?1 AND NOT ({ACTIVE})),
+                c.org_id, c.currency, c.amount
+         FROM (SELECT 1) LEFT JOIN current_valuations c ON c.vehicle_id = ?1"
+    )
+}
+
+/// What an evaluation changes of the fleet's aggregates, read once before it is stored: the vehicle's
+/// organisation, whether it counts (active) and the attention counts of its stored evaluation — `None` when
+/// the vehicle is not in the read model (its maintenance then counts nowhere). An evaluation changes neither
+/// the vehicle's membership nor its value, so only the attention counts move, to the ones it stores:
+/// [`with_fleet_member`]'s six reads (membership and value, before and after; four of them parsing the
+/// vehicle's JSON for its status) come down to one.
+fn attention_member(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+) -> StoreResult<Option<AttentionMember>> {
+    Ok(conn
+        .prepare_cached(&attention_member_query())?
+        .query_row([vehicle_id], |r| {
+            let attention = match (r.get(2)?, r.get(3)?) {
+                (Some(due_soon), Some(overdue)) => Some((due_soon, overdue)),
+                _ => None,
+            };
+            Ok(AttentionMember {
+                org_id: r.get(0)?,
+                counted: r.get(1)?,
+                attention,
+            })
+        })
+        .optional()?)
+}
+
+/// A vehicle of the read model as an evaluation finds it ([`attention_member`]).
+struct AttentionMember {
+    org_id: String,
+    /// Active: counted in the fleet.
+    counted: bool,
+    /// (due soon, overdue) of the evaluation stored; `None` before the first.
+    attention: Option<(i64, i64)>,
 }
 
 /// The tasks of a vehicle's unread reminders (`?1` organisation, `?2` vehicle): every evaluation asks, so
@@ -858,10 +953,11 @@ fn valuation(org_id: &OrgId, update: &ValuationUpdated) -> StoreResult<Effect> {
     let computed_at = ts(&update.computed_at);
     Ok(Box::new(move |conn| {
         if current {
-            let before = counted_value(conn, &vehicle)?;
+            let (counted, held) = value_held(conn, &vehicle)?;
             // A later day wins; the same day, the later computation.
-            conn.prepare_cached(
-                "INSERT INTO current_valuations
+            let stored = conn
+                .prepare_cached(
+                    "INSERT INTO current_valuations
                    (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
@@ -870,17 +966,32 @@ fn valuation(org_id: &OrgId, update: &ValuationUpdated) -> StoreResult<Effect> {
                  WHERE excluded.as_of > current_valuations.as_of
                    OR (excluded.as_of = current_valuations.as_of
                        AND excluded.computed_at >= current_valuations.computed_at)",
-            )?
-            .execute(params![
-                vehicle,
-                org,
-                as_of,
-                amount,
-                currency,
-                body,
-                computed_at
-            ])?;
-            value_moved(conn, &vehicle, before)?;
+                )?
+                .execute(params![
+                    vehicle,
+                    org,
+                    as_of,
+                    amount,
+                    currency,
+                    body,
+                    computed_at
+                ])?;
+            // A stored value replaces the one the fleet counted (the row keeps its organisation).
+            if counted && stored == 1 {
+                let org_id = held.as_ref().map_or(org.as_str(), |(o, _)| o.as_str());
+                let after = CurrentValue {
+                    currency: currency.clone(),
+                    cents: amount,
+                };
+                apply_changes(
+                    conn,
+                    &changes(Fact::CurrentValue {
+                        org_id,
+                        before: held.as_ref().map(|(_, v)| v),
+                        after: Some(&after),
+                    }),
+                )?;
+            }
         } else {
             conn.prepare_cached(
                 "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
@@ -1817,6 +1928,27 @@ mod tests {
             rows(store).await[1],
             ("veh_2".into(), true, amounts(&[("USD", 6_000)]))
         );
+    }
+
+    /// The one read before an evaluation or a current value is stored looks each table up by its key:
+    /// nothing is scanned (`EXPLAIN QUERY PLAN` on the real schema).
+    #[tokio::test]
+    async fn the_reads_before_an_evaluation_and_a_value_look_up_keys() {
+        for (sql, other) in [
+            (attention_member_query(), "SEARCH m "),
+            (value_held_query(), "SEARCH c "),
+        ] {
+            let plan = query_plan(sql, vec![Box::new("veh_1".to_string())]).await;
+            for uses in ["SEARCH v ", other] {
+                assert!(plan.iter().any(|l| l.starts_with(uses)), "{uses}: {plan:?}");
+            }
+            assert!(
+                !plan.iter().any(|l| ["SCAN v", "SCAN m", "SCAN c"]
+                    .iter()
+                    .any(|scan| l.starts_with(scan))),
+                "{plan:?}"
+            );
+        }
     }
 
     /// The timeline page is one walk of the timeline's own key (the table is clustered by vehicle and
