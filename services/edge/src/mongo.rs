@@ -800,7 +800,7 @@ impl MongoEdgeStore {
             return Ok(());
         }
         let (due_soon, overdue) = attention_counts(&update.items);
-        let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
+        let (org, before) = self.fleet_member(session, &update.vehicle_id).await?;
         let evaluation = doc! {
             "$set": {
                 "body": serde_json::to_string(update)?,
@@ -813,8 +813,17 @@ impl MongoEdgeStore {
         };
         self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
             .await?;
-        self.fleet_member_moved(session, &update.vehicle_id, before)
-            .await?;
+        // An evaluation moves only the attention counts, to its own: the membership read before stands (as
+        // in SQLite's `attention_member`).
+        if let Some(org) = org {
+            let after = FleetMember::of(before.counted, Some((due_soon, overdue)));
+            let found = changes(Fact::FleetMember {
+                org_id: &org,
+                before,
+                after,
+            });
+            self.apply_changes(session, &found).await?;
+        }
         // The reminders this newest evaluation settled (as in SQLite's `read_settled_reminders`).
         let settled: Vec<&str> = settled_tasks(update).collect();
         if !settled.is_empty() {
@@ -957,21 +966,28 @@ impl MongoEdgeStore {
             (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
         };
         // Read before writing (see `evaluate`): an older computation is only claimed.
-        let computed = doc! { "as_of": 1, "computed_at": 1 };
-        let stored = self.find_in(session, collection, &key, computed).await?;
-        if let Some(stored) = stored {
+        let fields = doc! { "as_of": 1, "computed_at": 1, "org_id": 1, "currency": 1, "amount": 1 };
+        let stored = self.find_in(session, collection, &key, fields).await?;
+        if let Some(stored) = &stored {
             let stored_key = (
-                text(&stored, "as_of")?.unwrap_or_default(),
-                text(&stored, "computed_at")?.unwrap_or_default(),
+                text(stored, "as_of")?.unwrap_or_default(),
+                text(stored, "computed_at")?.unwrap_or_default(),
             );
             if stored_key > (as_of.clone(), computed_at.clone()) {
                 return Ok(());
             }
         }
-        let before = if collection == CURRENT_VALUATIONS {
-            self.counted_value(session, &update.vehicle_id).await?
-        } else {
-            None
+        // Whether the fleet counts the vehicle's value (active, or not in the read model yet) and the value
+        // it counted: read once, before the write, which then moves it to this value (as in SQLite's
+        // `value_held`).
+        let counted = collection == CURRENT_VALUATIONS
+            && self
+                .find_in(session, VEHICLES, &update.vehicle_id, doc! { "status": 1 })
+                .await?
+                .is_none_or(|d| is_active(&d));
+        let held = match &stored {
+            Some(stored) if counted => Some(current_value_of(stored)?),
+            _ => None,
         };
         let point = doc! {
             "$set": {
@@ -985,9 +1001,18 @@ impl MongoEdgeStore {
             "$setOnInsert": { "org_id": org_id },
         };
         self.upsert_in(session, collection, &key, point).await?;
-        if collection == CURRENT_VALUATIONS {
-            self.value_moved(session, &update.vehicle_id, before)
-                .await?;
+        if counted {
+            let org = held.as_ref().map_or(org_id.as_str(), |(o, _)| o.as_str());
+            let after = CurrentValue {
+                currency: v.currency.clone(),
+                cents: v.amount_cents as i64,
+            };
+            let found = changes(Fact::CurrentValue {
+                org_id: org,
+                before: held.as_ref().map(|(_, v)| v),
+                after: Some(&after),
+            });
+            self.apply_changes(session, &found).await?;
         }
         Ok(())
     }
