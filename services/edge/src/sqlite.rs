@@ -700,27 +700,29 @@ fn recording(event: &VehicleEvent, traceparent: Option<&str>) -> StoreResult<Eff
             // The same timeline event under another envelope id (a re-publish): no second effect.
             return Ok(false);
         }
-        conn.prepare_cached(
-            "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
+        // The odometer is the highest reading (the latest of equal ones), whatever order the events arrive
+        // in: one lower than an earlier reading is a rollback the scheduler leaves out too (docs/maintenance-
+        // intervals.md), so the vehicle's odometer and its maintenance never disagree. An event without a
+        // reading leaves it alone. (Every `SET` expression reads the row as it was.)
+        conn.prepare_cached(&format!(
+            "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at, odometer, odometer_at)
+             VALUES (?1, 1, ?2, ?3, CASE WHEN ?3 IS NULL THEN NULL ELSE ?2 END)
              ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
-               last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
-        )?
-        .execute(params![e.vehicle_id, at])?;
-        if let Some(odo) = e.odometer {
-            // The highest reading (the latest of equal ones), whatever order the events arrive in: one
-            // lower than an earlier reading is a rollback the scheduler leaves out too (docs/maintenance-
-            // intervals.md), so the vehicle's odometer and its maintenance never disagree.
-            conn.prepare_cached(
-                "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
-                 WHERE vehicle_id = ?1
-                   AND (odometer IS NULL OR ?2 > odometer OR (?2 = odometer AND ?3 >= odometer_at))",
-            )?
-            .execute(params![e.vehicle_id, odo as i64, at])?;
-        }
+               last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at),
+               odometer = CASE WHEN {NEWER_READING} THEN excluded.odometer ELSE odometer END,
+               odometer_at = CASE WHEN {NEWER_READING} THEN excluded.odometer_at ELSE odometer_at END"
+        ))?
+        .execute(params![e.vehicle_id, at, e.odometer.map(|o| o as i64)])?;
         apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
         Ok(true)
     }))
 }
+
+/// Whether a recorded event's reading (`excluded`) replaces the vehicle's odometer in `vehicle_stats`: it
+/// has one, and it is higher, or equal and as late or later.
+const NEWER_READING: &str = "(excluded.odometer IS NOT NULL AND (odometer IS NULL
+    OR excluded.odometer > odometer
+    OR (excluded.odometer = odometer AND excluded.odometer_at >= odometer_at)))";
 
 /// An evaluation's effect: the maintenance view, unless a newer evaluation is stored.
 fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResult<Effect> {
