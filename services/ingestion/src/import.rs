@@ -166,8 +166,8 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     parse_date_in(s, DateOrder::MonthFirst)
 }
 
-/// [`parse_date`] in a file that writes its slash dates in `order`. A two-digit year (`3/2/24`) is refused,
-/// not read as the year 24.
+/// [`parse_date`] in a file that writes its slash dates in `order`; a dotted date (`2.3.2024`) is day first.
+/// A two-digit year (`3/2/24`, `2.3.24`) is refused, not read as the year 24.
 pub fn parse_date_in(s: &str, order: DateOrder) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -178,13 +178,14 @@ pub fn parse_date_in(s: &str, order: DateOrder) -> Option<DateTime<Utc>> {
         DateOrder::MonthFirst => "%m/%d/%Y",
         DateOrder::DayFirst => "%d/%m/%Y",
     };
-    if s.rsplit('/')
+    if s.rsplit(['/', '.'])
         .next()
-        .is_some_and(|year| s.contains('/') && year.len() < 4)
+        .is_some_and(|year| s.contains(['/', '.']) && year.len() < 4)
     {
         return None;
     }
-    ["%Y-%m-%d", slashed, "%Y/%m/%d"]
+    // Dotted dates (`2.3.2024`, Germany and its neighbours) are day first wherever they are written.
+    ["%Y-%m-%d", slashed, "%Y/%m/%d", "%d.%m.%Y"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
         .map(|d| d.and_time(noon).and_utc())
@@ -551,10 +552,87 @@ impl<'t> Lines<'t> {
     }
 }
 
+/// A file's bytes as text: UTF-8 (a leading byte-order mark is left for the reader, which skips it), or
+/// UTF-16 in either byte order when the file starts with its byte-order mark — what Excel's "Unicode Text"
+/// and some Windows tools write. Anything else is refused naming the line of the first byte that is not
+/// UTF-8, so nothing is read garbled.
+pub fn text_of(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, String> {
+    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+        if rest.len() % 2 == 1 {
+            return Err("the file starts as UTF-16 text (its byte-order mark) but has an odd number of bytes: \
+                        it is cut short; save it again, as CSV UTF-8"
+                .to_string());
+        }
+        let units = rest.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map(std::borrow::Cow::Owned)
+            .map_err(|_| {
+                "the file starts as UTF-16 text (its byte-order mark) but holds a broken character: save it \
+                 again, as CSV UTF-8"
+                    .to_string()
+            })
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => std::str::from_utf8(bytes)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|e| {
+                let before = &bytes[..e.valid_up_to()];
+                let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+                format!(
+                    "line {line} is not UTF-8 text (byte 0x{:02X}): the file was saved in another encoding \
+                     (a Windows or Mac code page); save it as CSV UTF-8 and import it again",
+                    bytes[e.valid_up_to()]
+                )
+            }),
+    }
+}
+
+/// The character between a file's fields: a comma, or — when the header row reads as a known format only
+/// that way — a semicolon (spreadsheets in locales whose decimal mark is a comma) or a tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Delimiter(u8);
+
+impl Delimiter {
+    const CANDIDATES: [Delimiter; 3] = [Delimiter(b','), Delimiter(b';'), Delimiter(b'\t')];
+
+    /// The delimiter of `text`, from its first line that is not blank; a comma when no candidate makes the
+    /// header a known format (the error then says so for the comma, CSV's own).
+    fn of(text: &str) -> Delimiter {
+        let header = text
+            .lines()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("");
+        Self::CANDIDATES
+            .into_iter()
+            .find(|d| {
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(d.0)
+                    .flexible(true)
+                    .from_reader(header.as_bytes());
+                reader
+                    .headers()
+                    .is_ok_and(|h| detect(&header_index(h)).is_some())
+            })
+            .unwrap_or(Delimiter(b','))
+    }
+
+    /// How a row's message names it.
+    fn name(self) -> &'static str {
+        match self.0 {
+            b';' => "semicolon",
+            b'\t' => "tab",
+            _ => "comma",
+        }
+    }
+}
+
 /// Where a quoted field that the file never closes opens (a byte offset), read as the csv reader reads
 /// fields: a quote opens one only as a field's first character, and `""` inside it is a quote. The reader
 /// itself takes such a field to the end of the file, rows and all, and reports nothing.
-fn unclosed_quote(text: &str) -> Option<usize> {
+fn unclosed_quote(text: &str, delimiter: Delimiter) -> Option<usize> {
     enum State {
         FieldStart,
         Unquoted,
@@ -563,7 +641,7 @@ fn unclosed_quote(text: &str) -> Option<usize> {
     }
     let mut state = State::FieldStart;
     for (i, b) in text.bytes().enumerate() {
-        let ends_field = matches!(b, b',' | b'\n' | b'\r');
+        let ends_field = b == delimiter.0 || matches!(b, b'\n' | b'\r');
         state = match state {
             State::FieldStart if b == b'"' => State::Quoted(i),
             State::FieldStart | State::Unquoted if ends_field => State::FieldStart,
@@ -587,7 +665,8 @@ pub fn read(
     options: &ImportOptions,
 ) -> Result<(CsvFormat, Vec<ImportRow>, Vec<RowError>), String> {
     let lines = Lines::of(csv_text);
-    if let Some(at) = unclosed_quote(csv_text) {
+    let delimiter = Delimiter::of(csv_text);
+    if let Some(at) = unclosed_quote(csv_text, delimiter) {
         return Err(format!(
             "line {}: a quoted field opens here and is never closed, so every line after it would be read \
              as part of that one field; close the quote (a quote inside a quoted field is written twice: \"\")",
@@ -595,6 +674,7 @@ pub fn read(
         ));
     }
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter.0)
         .flexible(true)
         .trim(csv::Trim::Headers)
         .from_reader(csv_text.as_bytes());
@@ -604,8 +684,14 @@ pub fn read(
             .map_err(|e| format!("the header row is not CSV: {e}"))?,
     );
     let format = detect(&headers).ok_or_else(|| {
+        if matches!(csv_text.trim_start_matches('\u{feff}').trim_start().chars().next(), Some('{' | '[')) {
+            return "the file is JSON, and the import reads CSV: export the vehicle with format=csv \
+                    (GET /v1/vehicles/{id}/export?format=csv, or `vwc export --format csv`) and import that"
+                .to_string();
+        }
         "the header row matches no known format: expected LubeLogger (Date, Odometer, Description, \
-         Notes, Cost), Fuelly (fuelup_date, miles, gallons, price) or this API's export (occurredAt, kind, …)"
+         Notes, Cost), Fuelly (fuelup_date, miles, gallons, price) or this API's export (occurredAt, kind, …), \
+         its fields separated by commas, semicolons or tabs"
             .to_string()
     })?;
     if let Some(twice) = (headers.iter().enumerate())
@@ -645,12 +731,20 @@ pub fn read(
             errors.push(RowError {
                 row,
                 field: "row".into(),
-                message: format!(
-                    "{} fields, and the header has {}: a row cut short, or a comma inside a value that is not \
-                     quoted (\"1,234\" or \"Oil, filter\")",
-                    record.len(),
-                    headers.len()
-                ),
+                message: match delimiter.name() {
+                    "comma" => format!(
+                        "{} fields, and the header has {}: a row cut short, or a comma inside a value that is \
+                         not quoted (\"1,234\" or \"Oil, filter\")",
+                        record.len(),
+                        headers.len()
+                    ),
+                    name => format!(
+                        "{} fields, and the header has {}: a row cut short, or a {name} inside a value that \
+                         is not quoted",
+                        record.len(),
+                        headers.len()
+                    ),
+                },
             });
             continue;
         }
@@ -1181,6 +1275,112 @@ mod tests {
         ] {
             assert_eq!(error_rows(&text), [line], "{text:?}");
         }
+    }
+
+    /// The events a file maps to, as JSON (the idempotency keys hash the same).
+    fn events_of(text: &str) -> Vec<String> {
+        let (_, rows, errors) = read(text, &options()).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        rows.iter().map(|r| r.key.clone()).collect()
+    }
+
+    #[test]
+    fn a_semicolon_or_tab_file_reads_as_the_comma_file_it_stands_for() {
+        let comma = "Date,Odometer,Description,Notes,Cost\n2024-03-02,41250,Oil change,\"a, b\",\"1,234.50\"\n\
+                     2025-02-01,45000,Tire rotation,c,45.99\n";
+        let semicolon = "Date;Odometer;Description;Notes;Cost\n02.03.2024;41250;Oil change;a, b;1.234,50\n\
+                         1.2.2025;45000;Tire rotation;c;45,99\n";
+        let tab = "\u{feff}Date\tOdometer\tDescription\tNotes\tCost\r\n2024-03-02\t41250\tOil change\ta, b\t1234.50\r\n\
+                   2025-02-01\t45000\tTire rotation\tc\t45.99\r\n";
+        let expected = events_of(comma);
+        assert_eq!(expected.len(), 2);
+        assert_eq!(events_of(semicolon), expected);
+        assert_eq!(events_of(tab), expected);
+        // A semicolon file's row of the wrong width names the semicolon, and its unclosed quote is found.
+        let (_, _, errors) = read(
+            "Date;Odometer;Description;Notes;Cost\n2024-03-02;100;Oil;change;a;1\n",
+            &options(),
+        )
+        .unwrap();
+        assert!(
+            errors[0].message.contains("a semicolon inside a value"),
+            "{errors:?}"
+        );
+        let err = read(
+            "Date;Odometer;Description;Notes;Cost\n2024-03-02;100;\"Oil change;a;1\n2024-03-03;1;x;y;2\n",
+            &options(),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("line 2: a quoted field opens"), "{err}");
+        // A comma file whose values hold semicolons stays a comma file.
+        assert_eq!(
+            events_of("Date,Odometer,Description,Notes,Cost\n2024-03-02,41250,Oil change,\"a, b\",\"1,234.50\"\n2025-02-01,45000,Tire rotation,c;d,45.99\n").len(),
+            2
+        );
+        // Dotted dates are day first; a two-digit year is refused there too.
+        assert_eq!(
+            parse_date("1.2.2025").unwrap().date_naive(),
+            NaiveDate::from_ymd_opt(2025, 2, 1).unwrap()
+        );
+        assert_eq!(parse_date("1.2.25"), None);
+    }
+
+    #[test]
+    fn utf16_files_are_read_and_other_encodings_refused_naming_the_line() {
+        let text =
+            "Date,Odometer,Description,Notes,Cost\n2024-03-02,100,Vidange moteur,Garage Müller,1\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(text_of(&le).unwrap(), text);
+        assert_eq!(text_of(&be).unwrap(), text);
+        assert_eq!(text_of(text.as_bytes()).unwrap(), text);
+        assert!(matches!(
+            text_of(text.as_bytes()),
+            Ok(std::borrow::Cow::Borrowed(_))
+        ));
+        // Latin-1 (Windows-1252) "ü" on line 2.
+        let latin1: Vec<u8> = text
+            .replace('ü', "\u{1}")
+            .bytes()
+            .map(|b| if b == 1 { 0xFC } else { b })
+            .collect();
+        let err = text_of(&latin1).unwrap_err();
+        assert!(
+            err.starts_with("line 2 is not UTF-8 text (byte 0xFC)"),
+            "{err}"
+        );
+        assert!(
+            text_of(&le[..le.len() - 1])
+                .unwrap_err()
+                .contains("cut short")
+        );
+        let broken: Vec<u8> = [0xFF, 0xFE, 0x00, 0xD8, 0x41, 0x00].to_vec();
+        assert!(text_of(&broken).unwrap_err().contains("broken character"));
+    }
+
+    #[test]
+    fn json_given_to_the_import_is_refused_pointing_to_the_csv_export() {
+        for json in [
+            "{\"vehicle\": {}, \"events\": []}",
+            "\u{feff}  [{\"kind\": \"fuel\"}]",
+        ] {
+            let err = read(json, &options()).unwrap_err();
+            assert!(
+                err.starts_with("the file is JSON, and the import reads CSV"),
+                "{err}"
+            );
+        }
+        let err = read("When,Where\n1,2\n", &options()).unwrap_err();
+        assert!(
+            err.starts_with("the header row matches no known format"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -83,8 +83,10 @@ fn parse_kind(s: &str) -> Result<EventKind, String> {
 }
 
 pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let text = vwc_ingestion::import::text_of(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let system = System::start(opts).await?;
     let ingestion = vwc_ingestion::Ingestion::new(
         system.stores.ingestion.clone(),

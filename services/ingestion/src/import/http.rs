@@ -118,7 +118,7 @@ pub struct ImportReport {
 /// On a sold vehicle, a row dated after the sale is an entry in `errors` (`occurredAt`, naming the sale).
 #[route(post "/v1/vehicles/{id}/imports", tag = "timeline", params(VehiclePath, ImportQuery),
     request_body(content = String, content_type = "text/csv",
-        description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
+        description = "The CSV file (UTF-8, or UTF-16 with its byte-order mark), with a header row, its fields separated by commas, semicolons or tabs; at most 256 KiB."),
     ok(200, "The report.", ImportReport), errors(ResourceBody))]
 pub(crate) async fn import_csv(
     caller: VehicleOf<AfterLookup>,
@@ -140,8 +140,7 @@ pub(crate) async fn import_csv(
             "send the file as text/csv".into(),
         ));
     }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::field("body", "the file is not UTF-8 text"))?;
+    let text = super::text_of(&body).map_err(|e| ApiError::field("body", e))?;
     let volume_unit = params.volume_unit.unwrap_or(match vehicle.odometer_unit {
         vwc_contracts::OdometerUnit::Mi => VolumeUnit::Gal,
         vwc_contracts::OdometerUnit::Km => VolumeUnit::L,
@@ -153,7 +152,7 @@ pub(crate) async fn import_csv(
         odometer_unit: vehicle.odometer_unit,
         asked_by: super::AskedBy::Http,
     };
-    let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
+    let (format, rows, mut errors) = read(&text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = params.dry_run;
     let outcome = super::apply(
         &caller.ingestion,

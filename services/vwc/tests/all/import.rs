@@ -27,12 +27,23 @@ async fn import(
     query: &str,
     csv: &str,
 ) -> (u16, String, Value) {
+    import_bytes(app, token, vehicle, query, csv.as_bytes().to_vec()).await
+}
+
+/// [`import`] of a file's bytes as they are (another encoding than UTF-8).
+async fn import_bytes(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    query: &str,
+    file: Vec<u8>,
+) -> (u16, String, Value) {
     body(
         app.http
             .post(app.url(&format!("/v1/vehicles/{vehicle}/imports{query}")))
             .bearer_auth(token)
             .header("content-type", "text/csv")
-            .body(csv.to_string())
+            .body(file)
             .send()
             .await
             .unwrap(),
@@ -420,6 +431,94 @@ async fn an_unknown_currency_refuses_the_import_once_naming_the_parameter() {
     assert_eq!(
         common::stored_events(&app, "org_a", &vehicle).await,
         report["imported"].as_u64().unwrap()
+    );
+    app.stop().await;
+}
+
+/// A LubeLogger export as a spreadsheet in Germany saves it: semicolons, dotted day-first dates, decimal
+/// commas, umlauts.
+const SEMICOLON_RECORDS: &str = "Date;Odometer;Description;Notes;Cost\r\n\
+15.01.2025;30120;Oil Change;Werkstatt Müller, 5W-30;59,99\r\n\
+20.04.2025;33010;Tire Rotation;;1.025,00\r\n";
+
+#[tokio::test]
+async fn a_utf16_semicolon_file_imports_and_one_in_a_code_page_is_refused_naming_its_line() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 7).await;
+    // Windows-1252, as "CSV (semicolon delimited)" saves it: refused whole, naming the line, nothing recorded.
+    let code_page: Vec<u8> = SEMICOLON_RECORDS
+        .chars()
+        .map(|c| if c == 'ü' { 0xFC } else { c as u8 })
+        .collect();
+    let (status, ct, problem) =
+        import_bytes(&app, &token, &vehicle, "?currency=EUR", code_page).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (422, "application/problem+json"),
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 2 is not UTF-8 text (byte 0xFC)"),
+        "{message}"
+    );
+    app.settle().await;
+    assert_eq!(common::stored_events(&app, "org_a", &vehicle).await, 0);
+    // The same file as Excel's "Unicode text": UTF-16 with its byte-order mark.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(SEMICOLON_RECORDS.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let (status, _, report) = import_bytes(&app, &token, &vehicle, "?currency=EUR", utf16).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["imported"].as_u64(), fields(&report)),
+        (Some(2), vec![]),
+        "{report}"
+    );
+    app.settle().await;
+    let got = events(&app, &token, &vehicle).await;
+    let pick = |e: &Value| {
+        (
+            e["occurredAt"].as_str().unwrap()[..10].to_string(),
+            e["odometer"].clone(),
+            e["costCents"].clone(),
+            e["notes"].clone(),
+        )
+    };
+    assert_eq!(
+        got.iter().map(pick).collect::<Vec<_>>(),
+        [
+            (
+                "2025-01-15".to_string(),
+                json!(30120),
+                json!(5999),
+                json!("Werkstatt Müller, 5W-30")
+            ),
+            (
+                "2025-04-20".to_string(),
+                json!(33010),
+                json!(102500),
+                Value::Null
+            ),
+        ]
+    );
+    // The vehicle's JSON export given back to the import: refused, pointing to the CSV export.
+    let export = app
+        .get_ok(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/export?format=json"),
+        )
+        .await
+        .to_string();
+    let (status, _, problem) = import(&app, &token, &vehicle, "", &export).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("format=csv"),
+        "{problem}"
     );
     app.stop().await;
 }
