@@ -70,6 +70,9 @@ pub enum ApiError {
     /// 413 for a route with its own limit (attachments): the detail names it.
     #[error("payload larger than {limit_bytes} bytes")]
     PayloadOverLimit { limit_bytes: u64 },
+    /// 413 over the common limit, with what the caller can do instead (the detail).
+    #[error("payload too large: {0}")]
+    PayloadTooLargeBecause(String),
 }
 
 impl ApiError {
@@ -92,9 +95,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge | ApiError::PayloadOverLimit { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            ApiError::PayloadTooLarge
+            | ApiError::PayloadOverLimit { .. }
+            | ApiError::PayloadTooLargeBecause(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -115,7 +118,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge | ApiError::PayloadOverLimit { .. } => "payload-too-large",
+            ApiError::PayloadTooLarge
+            | ApiError::PayloadOverLimit { .. }
+            | ApiError::PayloadTooLargeBecause(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
@@ -175,6 +180,7 @@ impl IntoResponse for ApiError {
             | ApiError::Forbidden(d)
             | ApiError::UnsupportedMediaType(d)
             | ApiError::Unprocessable(d)
+            | ApiError::PayloadTooLargeBecause(d)
             | ApiError::Unavailable(d) => problem.detail = Some(d),
             ApiError::NotFound(what) => problem.detail = Some(format!("{what} not found")),
             ApiError::Unauthorized => {

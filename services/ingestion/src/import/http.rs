@@ -124,7 +124,7 @@ pub(crate) async fn import_csv(
     caller: VehicleOf<AfterLookup>,
     query: Result<Query<ImportQuery>, ApiError>,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: Result<RawBody, ApiError>,
 ) -> Result<Json<ImportReport>, ApiError> {
     caller.require(Permission::RecordAnyEvent)?;
     let Query(query) = query?;
@@ -140,6 +140,17 @@ pub(crate) async fn import_csv(
             "send the file as text/csv".into(),
         ));
     }
+    let RawBody(body) = body.map_err(|e| match e {
+        ApiError::PayloadTooLarge => ApiError::PayloadTooLargeBecause(format!(
+            "the file is larger than {} bytes (256 KiB, a few thousand rows): split it into smaller files — \
+             a row imported twice is skipped, so they may overlap — or, with the server stopped, import it \
+             whole on its machine with `vwc import --org {} --vehicle {} FILE`",
+            vwc_http::MAX_BODY_BYTES,
+            vehicle.org_id,
+            vehicle.id
+        )),
+        other => other,
+    })?;
     let text = super::text_of(&body).map_err(|e| ApiError::field("body", e))?;
     let volume_unit = params.volume_unit.unwrap_or(match vehicle.odometer_unit {
         vwc_contracts::OdometerUnit::Mi => VolumeUnit::Gal,

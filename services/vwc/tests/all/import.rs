@@ -503,6 +503,22 @@ async fn a_utf16_semicolon_file_imports_and_one_in_a_code_page_is_refused_naming
             ),
         ]
     );
+    // A file over the body limit: 413, saying how to import it (smaller files, or `vwc import`).
+    let big = format!(
+        "Date,Odometer,Description,Notes,Cost\n{}",
+        "2025-01-15,30120,Oil Change,,59.99\n".repeat(9_000)
+    );
+    let (status, ct, problem) = import(&app, &token, &vehicle, "", &big).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (413, "application/problem+json"),
+        "{problem}"
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("vwc import --org org_a --vehicle {vehicle} FILE")),
+        "{detail}"
+    );
     // The vehicle's JSON export given back to the import: refused, pointing to the CSV export.
     let export = app
         .get_ok(
