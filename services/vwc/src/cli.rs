@@ -433,6 +433,8 @@ pub enum Command {
     Import(crate::records_cli::ImportArgs),
     /// Write a vehicle's whole history as CSV (the columns `vwc import` reads back) or JSON.
     Export(crate::records_cli::ExportArgs),
+    /// List an organisation's vehicles (the ids `vwc import` and `vwc export` take), as a table or JSON.
+    Vehicles(crate::records_cli::VehiclesArgs),
     /// Dead letters: envelopes a consumer could not apply.
     Dlq {
         #[command(subcommand)]
@@ -715,6 +717,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => {
             let opts = batch_options(args.data.existing_records()?);
             crate::records_cli::export(args, opts).await
+        }
+        Command::Vehicles(args) => {
+            let opts = batch_options(args.data.existing_records()?);
+            crate::records_cli::vehicles(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,
         command @ Command::Chat { .. } => {

@@ -1,5 +1,6 @@
 //! `vwc import` and `vwc export`: the CSV import and the history export of issue 14 on the command line,
-//! against an embedded data dir, through the same library code as `POST …/imports` and `GET …/export`.
+//! against an embedded data dir, through the same library code as `POST …/imports` and `GET …/export`; and
+//! `vwc vehicles`, which lists the ids those two take.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,107 @@ use vwc_contracts::EventKind;
 
 use crate::cli::DataDir;
 use crate::embedded::{EmbeddedOptions, System};
+
+#[derive(Debug, clap::Args)]
+pub struct VehiclesArgs {
+    /// The organisation whose vehicles to list, e.g. `org_demo` (the demo seed's).
+    #[arg(long)]
+    pub org: String,
+    /// Print the vehicles as JSON (one array, as `GET /v1/vehicles` lists them) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+/// How many vehicles a read of the listing takes: the read model is paged by id like the API's list.
+const VEHICLES_PAGE: usize = 500;
+
+/// `vwc vehicles`: every vehicle of an organisation in the data dir's read model, by id (registration order):
+/// its id, VIN, year, make and model (and nickname), status, odometer and record count.
+pub async fn vehicles(args: VehiclesArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
+    let org = vwc_contracts::OrgId::from(args.org.as_str());
+    let system = System::start(opts).await?;
+    // Registrations a stopped server acknowledged but had not projected yet are delivered before reading.
+    let listed = async {
+        system.settle().await?;
+        let mut all = Vec::new();
+        loop {
+            let after = all
+                .last()
+                .map(|v: &vwc_edge::store::VehicleView| v.vehicle.id.clone());
+            let page = vwc_store::Page {
+                after: after.as_ref(),
+                limit: VEHICLES_PAGE,
+            };
+            let got = system.stores.edge.vehicles(&org, page).await?;
+            let last = got.len() < VEHICLES_PAGE;
+            all.extend(got);
+            if last {
+                break;
+            }
+        }
+        anyhow::Ok(all)
+    }
+    .await;
+    system.shutdown().await;
+    let vehicles = listed?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&vehicles)?);
+    } else if !vehicles.is_empty() {
+        print!("{}", vehicle_table(&vehicles));
+    }
+    crate::say!("{} vehicles in organisation {}", vehicles.len(), args.org);
+    Ok(())
+}
+
+/// The listing as aligned columns under a header line.
+fn vehicle_table(vehicles: &[vwc_edge::store::VehicleView]) -> String {
+    let rows: Vec<[String; 6]> = vehicles
+        .iter()
+        .map(|v| {
+            let car = &v.vehicle;
+            let mut name = format!("{} {} {}", car.year, car.make, car.model);
+            if let Some(nickname) = car.nickname.as_deref().filter(|n| !n.is_empty()) {
+                name.push_str(&format!(" \u{201c}{nickname}\u{201d}"));
+            }
+            let odometer = v
+                .odometer
+                .as_ref()
+                .map(|o| format!("{} {}", o.value, o.unit.as_str()))
+                .unwrap_or_else(|| "—".into());
+            [
+                car.id.to_string(),
+                car.vin.clone(),
+                name,
+                car.status.as_str().to_string(),
+                odometer,
+                v.event_count.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "VIN", "VEHICLE", "STATUS", "ODOMETER", "RECORDS"].map(String::from);
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {

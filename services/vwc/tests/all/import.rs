@@ -540,6 +540,64 @@ async fn a_utf16_semicolon_file_imports_and_one_in_a_code_page_is_refused_naming
 }
 
 #[tokio::test]
+async fn vwc_vehicles_lists_an_organisations_vehicles_with_the_ids_import_takes() {
+    let (app, token, first) = spawn_with_vehicle(&[Role::Owner], 8).await;
+    let second = app.register(&token, &vin(9)).await;
+    app.record_odometer(&token, &second, 1, 41_250).await;
+    let dir = app.stop().await;
+    let data = dir.path().to_str().unwrap();
+    let table = vwc(["vehicles", "--data-dir", data, "--org", "org_a"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("VIN"),
+        "{table}"
+    );
+    // By id (registration order), each with its VIN, name, status, odometer and record count.
+    for (line, id, n, odometer) in [
+        (lines[1], &first, 8, "—"),
+        (lines[2], &second, 9, "41250 mi"),
+    ] {
+        let cells: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(cells[0], id.as_str(), "{table}");
+        assert_eq!(cells[1], vin(n), "{table}");
+        assert_eq!(cells[2], "2020 Honda Accord", "{table}");
+        assert_eq!(cells[3], "active", "{table}");
+        assert_eq!(cells[4], odometer, "{table}");
+    }
+    let json: Value = serde_json::from_str(&vwc([
+        "vehicles",
+        "--data-dir",
+        data,
+        "--org",
+        "org_a",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(common::pluck(&json, "id"), [first.clone(), second.clone()]);
+    assert_eq!(json[1]["eventCount"], 1, "{json}");
+    // Another organisation's vehicles are not listed; a data dir that is not one is refused.
+    let other = vwc_output(["vehicles", "--data-dir", data, "--org", "org_b"]);
+    assert!(other.status.success());
+    assert!(other.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("0 vehicles in organisation org_b"));
+    let missing = dir.path().join("nope");
+    let refused = vwc_output([
+        "vehicles",
+        "--data-dir",
+        missing.to_str().unwrap(),
+        "--org",
+        "org_a",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not exist"));
+}
+
+#[tokio::test]
 async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_nothing() {
     let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 5).await;
     let dir = app.stop().await;
