@@ -1110,7 +1110,7 @@ async function openVehicle(label) {
   await page.getByRole("heading", { level: 1, name: new RegExp(label) }).waitFor();
 }
 
-await step("vehicle actions: edit details, calendar link, export", async () => {
+await step("vehicle actions: edit details, calendar link, export, import", async () => {
   await page.goto(`${base}/#/vehicles`);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Organisation").fill("org_northwind");
@@ -1180,6 +1180,27 @@ await step("vehicle actions: edit details, calendar link, export", async () => {
   await dialog.getByText(`Downloaded “${name}”.`).waitFor();
   await axeCheck("export dialog");
   await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+
+  // Import: a repair file as a spreadsheet in Europe saves it (semicolons, a decimal comma), one row bad.
+  await actions.getByRole("button", { name: "Import records" }).click();
+  dialog = page.getByRole("dialog", { name: /^Import records into/ });
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const repairs = `Date;Odometer;Description;Notes;Cost\n${yesterday};;Wiper blades replaced;from the e2e;24,99\n13/45/2025;;Bad date;;1\n`;
+  await dialog
+    .getByLabel("CSV file")
+    .setInputFiles({ name: "repairs.csv", mimeType: "text/csv", buffer: Buffer.from(repairs) });
+  await dialog.getByLabel("Repair", { exact: true }).check();
+  await dialog.getByLabel("Currency of the costs").selectOption("EUR");
+  await dialog.getByRole("button", { name: "Import", exact: true }).click();
+  await dialog.getByText("Recorded 1 row, 1 row refused (below).").waitFor();
+  await dialog.getByTestId("import-errors").getByText("Date", { exact: true }).waitFor();
+  await axeCheck("import dialog with its report");
+  await shot("vehicle-import-report");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  // The timeline reads itself again as the bus projects the record.
+  await page.getByText("Wiper blades replaced").first().waitFor({ timeout: 10_000 });
 });
 
 await step(

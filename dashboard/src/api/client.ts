@@ -64,6 +64,15 @@ export async function bodySha256(body: string): Promise<string | undefined> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** `bodySha256` of a file's bytes (copied into this realm's buffer: a file may come from another). */
+async function bytesSha256(file: Blob): Promise<string | undefined> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return undefined;
+  const bytes = new Uint8Array(await file.arrayBuffer()).slice();
+  const digest = await subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export type UnauthorizedHandler = (message: string) => void;
 
 export interface RequestOptions {
@@ -72,6 +81,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Sent as it is (`application/octet-stream`): a file. */
   file?: Blob;
+  /** The file's media type instead; its body's SHA-256 is then sent too, as for JSON (`bodySha256`). */
+  fileType?: string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -90,8 +101,12 @@ export class Api {
     };
     let body: string | Blob | undefined;
     if (opts.file !== undefined) {
-      headers["Content-Type"] = "application/octet-stream";
+      headers["Content-Type"] = opts.fileType ?? "application/octet-stream";
       body = opts.file;
+      if (opts.fileType) {
+        const hash = await bytesSha256(opts.file);
+        if (hash) headers["x-amz-content-sha256"] = hash;
+      }
     } else if (opts.body !== undefined) {
       const text = JSON.stringify(opts.body);
       headers["Content-Type"] = "application/json";

@@ -10,6 +10,11 @@ const RECORD_ANY = ["owner", "fleet_manager"];
 /** Roles with `record_service_event` (and not `record_any_event`): the service kinds. */
 const RECORD_SERVICE = ["technician"];
 
+/** Whether these roles have `record_any_event` (a CSV import records every kind). */
+export function mayRecordAnyEvent(roles: readonly string[]): boolean {
+  return roles.some((r) => RECORD_ANY.includes(r));
+}
+
 /** The kinds these roles may record, in the form's order (none for a viewer). Roles add up. */
 export function recordableKinds(roles: readonly string[]): EventKind[] {
   if (roles.some((r) => RECORD_ANY.includes(r))) return EVENT_KINDS.slice();

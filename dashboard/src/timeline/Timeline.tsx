@@ -35,6 +35,8 @@ export const PAGE_SIZE = 20;
 export interface TimelineHandle {
   /** Scrolls to an event and highlights it, loading older pages (or clearing the filter) to find it. */
   reveal: (eventId: string) => void;
+  /** Reads the first page again (records written elsewhere: an import). */
+  reload: () => void;
 }
 
 interface State {
@@ -219,6 +221,7 @@ export function Timeline({
       setNotFound(null);
       setPending(id);
     },
+    reload: () => void load(null),
   }));
 
   function toggle(kind: EventKind) {

@@ -17,6 +17,8 @@ import {
   buildSale,
   detailFields,
   exportFileName,
+  importQuery,
+  importSummary,
   saleInstant,
   saleMessage,
   vehicleActions,
@@ -81,16 +83,25 @@ function buttonNames(group: HTMLElement): string[] {
 
 describe("the vehicle's actions", () => {
   it("are offered by role and by the vehicle's state", async () => {
-    const all = ["Edit details", "Sell", "Archive", "Export history", "Calendar link"];
+    const all = [
+      "Edit details",
+      "Sell",
+      "Archive",
+      "Import records",
+      "Export history",
+      "Calendar link",
+    ];
     expect(vehicleActions(rav4, ["owner"])).toEqual([
       "edit",
       "sell",
       "archive",
+      "import",
       "export",
       "calendar",
     ]);
-    expect(vehicleActions(rav4, ["fleet_manager"])).toHaveLength(5);
+    expect(vehicleActions(rav4, ["fleet_manager"])).toHaveLength(6);
     expect(vehicleActions(rav4, ["viewer"])).toEqual(["export", "calendar"]);
+    // A technician records service kinds only; an import may record any kind.
     expect(vehicleActions(rav4, ["technician", "viewer"])).toEqual(["export", "calendar"]);
     // Sold: archiving and the history's export still make sense; its feed has no events any more.
     expect(vehicleActions(soldDemoVehicle(), ["owner"])).toEqual(["archive", "export"]);
@@ -370,6 +381,94 @@ describe("archiving", () => {
     expect(buttonNames(screen.getByRole("group", { name: "Vehicle actions" }))).toEqual([
       "Export history",
     ]);
+  });
+});
+
+describe("importing", () => {
+  const report = (over: Partial<Parameters<typeof importSummary>[0]>) => ({
+    format: "lubelogger_records" as const,
+    dryRun: false,
+    imported: 0,
+    skipped: 0,
+    errors: [],
+    ...over,
+  });
+
+  it("asks for what the dialog chose and says what the report holds", () => {
+    expect(importQuery("repair", "EUR", false)).toBe("kind=repair&currency=EUR");
+    expect(importQuery("maintenance", "USD", true)).toBe(
+      "kind=maintenance&currency=USD&dryRun=true",
+    );
+    expect(importSummary(report({ imported: 1 }))).toBe("Recorded 1 row, none refused.");
+    const twoBadRows = [
+      { row: 3, field: "Date", message: "not a date" },
+      { row: 3, field: "Cost", message: "not an amount" },
+      { row: 7, field: "row", message: "5 fields" },
+    ];
+    expect(importSummary(report({ imported: 1200, skipped: 4, errors: twoBadRows }))).toBe(
+      "Recorded 1,200 rows, 4 rows imported before (skipped), 2 rows refused (below).",
+    );
+    expect(importSummary(report({ dryRun: true, imported: 3 }))).toBe(
+      "Checked: 3 rows would be recorded, none refused. Nothing was recorded.",
+    );
+  });
+
+  it("sends the file as it is, lists the refused rows and reads the timeline again", async () => {
+    const answer = report({
+      imported: 2,
+      errors: [{ row: 4, field: "Date", message: "“13/45/2025” is not a date like 2024-03-02" }],
+    });
+    const { fetch, group, user } = await openPage(rav4, ["owner"], () => json(answer));
+    await user.click(within(group).getByRole("button", { name: "Import records" }));
+    const dialog = await screen.findByRole("dialog", { name: /^Import records into/ });
+    // Nothing chosen: said beside the field, nothing sent.
+    await user.click(within(dialog).getByRole("button", { name: "Import" }));
+    expect(within(dialog).getByText("Choose the CSV file to import.")).toBeInTheDocument();
+    expect(writes(fetch)).toEqual([]);
+
+    const csv = "Date;Odometer;Description;Notes;Cost\n15.01.2025;30120;Oil change;;59,99\n";
+    const file = new File([csv], "service.csv", { type: "text/csv" });
+    await user.upload(within(dialog).getByLabelText("CSV file"), file);
+    await user.click(within(dialog).getByLabelText("Repair"));
+    await user.selectOptions(within(dialog).getByLabelText("Currency of the costs"), "EUR");
+    const reads = fetch.mock.calls.filter(([u]) => String(u).includes("/events")).length;
+    await user.click(within(dialog).getByRole("button", { name: "Import" }));
+
+    await within(dialog).findByText("Recorded 2 rows, 1 row refused (below).");
+    const post = fetch.mock.calls.find(([, i]) => i?.method === "POST")!;
+    expect(String(post[0])).toBe("/v1/vehicles/veh_1/imports?kind=repair&currency=EUR");
+    const headers = post[1]!.headers as Record<string, string>;
+    expect(headers["Content-Type"]).toBe("text/csv");
+    expect(headers["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(await (post[1]!.body as Blob).text()).toBe(csv);
+    const table = within(dialog).getByTestId("import-errors");
+    expect(within(table).getByText("Date")).toBeInTheDocument();
+    expect(within(table).getByText(/is not a date like/)).toBeInTheDocument();
+    // The timeline is read again as the records arrive.
+    await waitFor(() =>
+      expect(
+        fetch.mock.calls.filter(([u]) => String(u).includes("/events")).length,
+      ).toBeGreaterThan(reads),
+    );
+  });
+
+  it("shows a refused file's problem and records nothing on a check", async () => {
+    let answer: Response = problem(413, "the file is larger than 262144 bytes: split it");
+    const { group, user } = await openPage(rav4, ["owner"], () => answer);
+    await user.click(within(group).getByRole("button", { name: "Import records" }));
+    const dialog = await screen.findByRole("dialog", { name: /^Import records into/ });
+    await user.upload(
+      within(dialog).getByLabelText("CSV file"),
+      new File(["x"], "big.csv", { type: "text/csv" }),
+    );
+    await user.click(within(dialog).getByRole("button", { name: "Import" }));
+    await within(dialog).findByText(/split it/);
+    answer = json(report({ dryRun: true, imported: 5 }));
+    await user.click(within(dialog).getByLabelText("Check only: record nothing"));
+    await user.click(within(dialog).getByRole("button", { name: "Check the file" }));
+    await within(dialog).findByText(
+      "Checked: 5 rows would be recorded, none refused. Nothing was recorded.",
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 // A vehicle's own actions, in its page's header: "Edit details", "Sell" and "Archive" for the roles with
-// `manage_vehicles` (`PATCH /v1/vehicles/{id}`, `POST …/sell`, `POST …/archive`), "Export history"
+// `manage_vehicles` (`PATCH /v1/vehicles/{id}`, `POST …/sell`, `POST …/archive`), "Import records"
+// (`POST …/imports`, a CSV file) for the roles with `record_any_event`, "Export history"
 // (`GET …/export?format=csv|json`) and "Calendar link" (`GET …/maintenance/calendar`) for every role.
 // docs/dashboard.md, "A vehicle's actions".
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
@@ -8,7 +9,7 @@ import { useApi } from "../api/context";
 import type { components } from "../api/schema";
 import type { Vehicle } from "../api/types";
 import { useQuery } from "../api/useQuery";
-import { mayManageVehicles } from "../auth/permissions";
+import { mayManageVehicles, mayRecordAnyEvent } from "../auth/permissions";
 import {
   formatDate,
   formatDateTime,
@@ -21,7 +22,7 @@ import { CopyField, formErrors, sentence, type FieldErrors } from "../settings/f
 import { isDate, today } from "../timeline/RecordEventForm";
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
-import { bindFields, Check, SelectField, TextField } from "../ui/Field";
+import { bindFields, Check, CheckField, Field, SelectField, TextField } from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import { currencies as allCurrencies, OdometerUnitField } from "./RegisterVehicle";
 import { vehicleName } from "./VehiclePage";
@@ -35,21 +36,23 @@ type CalendarFeed = S["CalendarFeed"];
 /** A vehicle as `PATCH`, `…/sell` and `…/archive` answer it (without the read model's counts). */
 export type ChangedVehicle = S["Vehicle"];
 
-export type VehicleAction = "edit" | "sell" | "archive" | "export" | "calendar";
+export type VehicleAction = "edit" | "sell" | "archive" | "import" | "export" | "calendar";
 
 const LABELS: Record<VehicleAction, string> = {
   edit: "Edit details",
   sell: "Sell",
   archive: "Archive",
+  import: "Import records",
   export: "Export history",
   calendar: "Calendar link",
 };
 
 /**
  * What the page offers for this vehicle to these roles. Changing details and selling: an active vehicle,
- * `manage_vehicles`. Archiving: an active or a sold one (the API archives both), `manage_vehicles`. Export:
- * always, every role (the history stays readable). The calendar link: an active vehicle only — a sold or
- * archived vehicle's feed has no events (docs/corrections.md).
+ * `manage_vehicles`. Archiving: an active or a sold one (the API archives both), `manage_vehicles`. Importing
+ * a CSV file: an active vehicle, `record_any_event` (an import records every kind). Export: always, every
+ * role (the history stays readable). The calendar link: an active vehicle only — a sold or archived
+ * vehicle's feed has no events (docs/corrections.md).
  */
 export function vehicleActions(vehicle: Vehicle, roles: readonly string[]): VehicleAction[] {
   const status = vehicle.status ?? "active";
@@ -57,6 +60,7 @@ export function vehicleActions(vehicle: Vehicle, roles: readonly string[]): Vehi
   const out: VehicleAction[] = [];
   if (manage && status === "active") out.push("edit", "sell");
   if (manage && status !== "archived") out.push("archive");
+  if (status === "active" && mayRecordAnyEvent(roles)) out.push("import");
   out.push("export");
   if (status === "active") out.push("calendar");
   return out;
@@ -71,11 +75,14 @@ export function VehicleActions({
   vehicle,
   currencies,
   onChanged,
+  onImported,
 }: {
   vehicle: Vehicle;
   /** The currencies a sale is most likely in, the default first (`vehicleCurrencies`). */
   currencies: readonly string[];
   onChanged: (vehicle: ChangedVehicle) => void;
+  /** Rows of a file were recorded: the views derived from the timeline are read again. */
+  onImported?: () => void;
 }) {
   const { session } = useApi();
   const [open, setOpen] = useState<VehicleAction | null>(null);
@@ -158,6 +165,14 @@ export function VehicleActions({
           vehicle={vehicle}
           onClose={close}
           onArchived={(v) => retired(v, "The vehicle is archived: it has left the fleet.")}
+        />
+      )}
+      {open === "import" && (
+        <ImportDialog
+          vehicle={vehicle}
+          currencies={currencies}
+          onClose={close}
+          onImported={() => onImported?.()}
         />
       )}
       {open === "export" && <ExportDialog vehicle={vehicle} onClose={close} />}
@@ -629,6 +644,204 @@ export function ArchiveDialog({
           Cancel
         </button>
       </div>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Import
+
+export type ImportReport = S["ImportReport"];
+export type ImportKind = "maintenance" | "repair" | "upgrade";
+const IMPORT_KINDS: readonly { value: ImportKind; label: string }[] = [
+  { value: "maintenance", label: "Maintenance" },
+  { value: "repair", label: "Repair" },
+  { value: "upgrade", label: "Upgrade" },
+];
+/** How many refused rows the dialog lists; the count says how many more there are. */
+const LISTED_ERRORS = 50;
+
+/** The query of `POST …/imports` for the dialog's choices. */
+export function importQuery(kind: ImportKind, currency: string, dryRun: boolean): string {
+  const q = new URLSearchParams({ kind, currency });
+  if (dryRun) q.set("dryRun", "true");
+  return q.toString();
+}
+
+/** What a report says, in a sentence: rows recorded (or, checked only, that would be), skipped, refused. */
+export function importSummary(report: ImportReport): string {
+  const rows = (n: number) => `${n.toLocaleString("en-US")} ${n === 1 ? "row" : "rows"}`;
+  const refused = new Set(report.errors.map((e) => e.row)).size;
+  const refusedText = refused ? `${rows(refused)} refused (below)` : "none refused";
+  if (report.dryRun)
+    return `Checked: ${rows(report.imported)} would be recorded, ${refusedText}. Nothing was recorded.`;
+  const skipped = report.skipped ? `, ${rows(report.skipped)} imported before (skipped)` : "";
+  return `Recorded ${rows(report.imported)}${skipped}, ${refusedText}.`;
+}
+
+/**
+ * "Import records": a CSV file (LubeLogger's, Fuelly's or this product's own export) sent as it is to
+ * `POST …/imports` — the server reads its encoding and delimiter (docs/import.md) — with the kind of
+ * LubeLogger's generic records, the currency of costs that name none, and "check only" (`dryRun`). The
+ * report stays in the dialog: what was recorded and each refused row by its line and column.
+ */
+export function ImportDialog({
+  vehicle,
+  currencies,
+  onClose,
+  onImported,
+}: {
+  vehicle: Vehicle;
+  currencies: readonly string[];
+  onClose: () => void;
+  onImported: () => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const [file, setFile] = useState<File | null>(null);
+  const [kind, setKind] = useState<ImportKind>("maintenance");
+  const [options] = useState(() => [...new Set([...currencies, ...allCurrencies()])]);
+  const [currency, setCurrency] = useState(options[0] ?? "USD");
+  const [dryRun, setDryRun] = useState(false);
+  const [missing, setMissing] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [report, setReport] = useState<ImportReport>();
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (busy) return;
+    if (!file) {
+      setMissing("Choose the CSV file to import.");
+      return;
+    }
+    setMissing("");
+    setBusy(true);
+    setError(undefined);
+    setReport(undefined);
+    try {
+      const res = await api.raw(
+        `${vehiclePath(vehicle)}/imports?${importQuery(kind, currency, dryRun)}`,
+        { method: "POST", file, fileType: "text/csv", headers: { Accept: "application/json" } },
+      );
+      const answer = (await res.json()) as ImportReport;
+      setReport(answer);
+      if (!answer.dryRun && answer.imported > 0) onImported();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const errors = report?.errors ?? [];
+  return (
+    <Dialog
+      title={
+        <>
+          Import records into <bdi>{vehicleName(vehicle)}</bdi>
+        </>
+      }
+      onClose={onClose}
+      className="vehicle-dialog"
+    >
+      <form className="record" onSubmit={(e) => void submit(e)} noValidate>
+        <Field
+          prefix={id}
+          name="file"
+          label="CSV file"
+          error={missing || undefined}
+          hint="LubeLogger's or Fuelly's export, or this vehicle's history exported from here; UTF-8 or UTF-16, separated by commas, semicolons or tabs; up to 256 KiB."
+        >
+          <input
+            id={`${id}-file`}
+            name="file"
+            type="file"
+            accept=".csv,.txt,text/csv"
+            aria-invalid={missing ? true : undefined}
+            aria-describedby={missing ? `${id}-file-error ${id}-file-hint` : `${id}-file-hint`}
+            onChange={(e) => {
+              setFile(e.target.files?.[0] ?? null);
+              setMissing("");
+              setReport(undefined);
+            }}
+          />
+        </Field>
+        <fieldset className="unit-choice">
+          <legend>LubeLogger records are</legend>
+          {IMPORT_KINDS.map((choice) => (
+            <Check
+              key={choice.value}
+              type="radio"
+              name={`${id}-kind`}
+              value={choice.value}
+              label={choice.label}
+              checked={kind === choice.value}
+              onChange={() => setKind(choice.value)}
+            />
+          ))}
+          <span className="hint">
+            LubeLogger exports each kind of record in its own file; other files say what each row
+            is.
+          </span>
+        </fieldset>
+        <SelectField
+          prefix={id}
+          name="currency"
+          label="Currency of the costs"
+          value={currency}
+          onValue={setCurrency}
+          options={options}
+          hint="For files whose amounts name no currency; amounts are never converted."
+        />
+        <CheckField
+          prefix={id}
+          name="dryRun"
+          label="Check only: record nothing"
+          value={dryRun}
+          onValue={setDryRun}
+        />
+        <ErrorText error={error} />
+        <div className="actions">
+          <button type="submit" className="primary" aria-disabled={busy || undefined}>
+            {busy ? "Importing…" : dryRun ? "Check the file" : "Import"}
+          </button>
+          <button type="button" onClick={onClose}>
+            Close
+          </button>
+        </div>
+        <p className="action-status small" role="status" data-testid="import-status">
+          {report ? importSummary(report) : ""}
+        </p>
+        {errors.length > 0 && (
+          <table className="import-errors small" data-testid="import-errors">
+            <caption>Refused rows (line numbers in the file; the header is line 1)</caption>
+            <thead>
+              <tr>
+                <th scope="col">Line</th>
+                <th scope="col">Column</th>
+                <th scope="col">Why</th>
+              </tr>
+            </thead>
+            <tbody>
+              {errors.slice(0, LISTED_ERRORS).map((e, i) => (
+                <tr key={`${e.row}-${e.field}-${i}`}>
+                  <td>{e.row}</td>
+                  <td>{e.field}</td>
+                  <td>{e.message}</td>
+                </tr>
+              ))}
+            </tbody>
+            {errors.length > LISTED_ERRORS && (
+              <tfoot>
+                <tr>
+                  <td colSpan={3}>…and {errors.length - LISTED_ERRORS} more.</td>
+                </tr>
+              </tfoot>
+            )}
+          </table>
+        )}
+      </form>
     </Dialog>
   );
 }

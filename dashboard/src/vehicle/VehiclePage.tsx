@@ -296,6 +296,14 @@ function VehicleView({
   const onRecorded = useCallback(() => setRecorded((n) => n + 1), []);
   useReloadAfterWrite(recorded, overview.reload);
   useReloadAfterWrite(recorded, valuations.reload);
+  // Rows imported from a file: the timeline too is read again as the bus projects them.
+  const [imported, setImported] = useState(0);
+  const onImported = useCallback(() => {
+    setImported((n) => n + 1);
+    onRecorded();
+  }, [onRecorded]);
+  const reloadTimeline = useCallback(() => timeline.current?.reload(), []);
+  useReloadAfterWrite(imported, reloadTimeline);
   // A sale or an archive changes the overview (no value, no due items) as the bus delivers it.
   const [answer, setAnswer] = useState<ChangedVehicle>();
   const [changes, setChanges] = useState(0);
@@ -353,7 +361,14 @@ function VehicleView({
         error={catchingUp && lagging(overview.error) ? undefined : overview.error}
         valuationError={valuation ? undefined : valuations.error}
         onRetry={retry}
-        actions={<VehicleActions vehicle={current} currencies={currencies} onChanged={changed} />}
+        actions={
+          <VehicleActions
+            vehicle={current}
+            currencies={currencies}
+            onChanged={changed}
+            onImported={onImported}
+          />
+        }
       />
       <div className="columns">
         <section className="column" aria-labelledby="timeline-title">
