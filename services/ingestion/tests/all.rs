@@ -3,6 +3,7 @@
 //! "A fresh machine").
 
 mod dealer_payload_properties;
+mod import_properties;
 mod injected_clock;
 mod store_conformance;
 mod webhook_limits;
