@@ -178,9 +178,11 @@ pub fn parse_date_in(s: &str, order: DateOrder) -> Option<DateTime<Utc>> {
         DateOrder::MonthFirst => "%m/%d/%Y",
         DateOrder::DayFirst => "%d/%m/%Y",
     };
-    if s.rsplit(['/', '.'])
-        .next()
-        .is_some_and(|year| s.contains(['/', '.']) && year.len() < 4)
+    // The year last and short (`3/2/24`); a year written first (`2024/03/02`) is read as it stands.
+    let parts = || s.split(['/', '.']);
+    if s.contains(['/', '.'])
+        && parts().next().is_some_and(|first| first.len() < 4)
+        && parts().next_back().is_some_and(|year| year.len() < 4)
     {
         return None;
     }
@@ -1323,6 +1325,12 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 2, 1).unwrap()
         );
         assert_eq!(parse_date("1.2.25"), None);
+        // A year written first, with slashes, is read too (it was refused as a two-digit year).
+        assert_eq!(
+            parse_date("2024/03/02").unwrap().date_naive(),
+            NaiveDate::from_ymd_opt(2024, 3, 2).unwrap()
+        );
+        assert_eq!(parse_date("3/2/24"), None);
     }
 
     #[test]
