@@ -57,18 +57,14 @@ function sentence(s: string): string {
  * its body, and Lambda accepts no unsigned payload: the page supplies the hash (docs/chat.md). Every other
  * server ignores the header. `undefined` where Web Crypto is missing (a page on plain http off this machine).
  */
-export async function bodySha256(body: string): Promise<string | undefined> {
+export async function bodySha256(body: string | Blob): Promise<string | undefined> {
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) return undefined;
-  const digest = await subtle.digest("SHA-256", new TextEncoder().encode(body));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** `bodySha256` of a file's bytes (copied into this realm's buffer: a file may come from another). */
-async function bytesSha256(file: Blob): Promise<string | undefined> {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return undefined;
-  const bytes = new Uint8Array(await file.arrayBuffer()).slice();
+  // A file's bytes are copied into this realm's buffer: the file may come from another.
+  const bytes =
+    typeof body === "string"
+      ? new TextEncoder().encode(body)
+      : new Uint8Array(await body.arrayBuffer()).slice();
   const digest = await subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -104,7 +100,7 @@ export class Api {
       headers["Content-Type"] = opts.fileType ?? "application/octet-stream";
       body = opts.file;
       if (opts.fileType) {
-        const hash = await bytesSha256(opts.file);
+        const hash = await bodySha256(opts.file);
         if (hash) headers["x-amz-content-sha256"] = hash;
       }
     } else if (opts.body !== undefined) {

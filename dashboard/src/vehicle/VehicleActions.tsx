@@ -19,6 +19,7 @@ import {
   parseMoneyToCents,
 } from "../format";
 import { CopyField, formErrors, sentence, type FieldErrors } from "../settings/fields";
+import { KIND_STYLE } from "../timeline/kinds";
 import { isDate, today } from "../timeline/RecordEventForm";
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
@@ -653,11 +654,8 @@ export function ArchiveDialog({
 
 export type ImportReport = S["ImportReport"];
 export type ImportKind = "maintenance" | "repair" | "upgrade";
-const IMPORT_KINDS: readonly { value: ImportKind; label: string }[] = [
-  { value: "maintenance", label: "Maintenance" },
-  { value: "repair", label: "Repair" },
-  { value: "upgrade", label: "Upgrade" },
-];
+/** The kinds LubeLogger's generic records can be imported as, in the timeline's words (`KIND_STYLE`). */
+const IMPORT_KINDS: readonly ImportKind[] = ["maintenance", "repair", "upgrade"];
 /** How many refused rows the dialog lists; the count says how many more there are. */
 const LISTED_ERRORS = 50;
 
@@ -771,13 +769,13 @@ export function ImportDialog({
           <legend>LubeLogger records are</legend>
           {IMPORT_KINDS.map((choice) => (
             <Check
-              key={choice.value}
+              key={choice}
               type="radio"
               name={`${id}-kind`}
-              value={choice.value}
-              label={choice.label}
-              checked={kind === choice.value}
-              onChange={() => setKind(choice.value)}
+              value={choice}
+              label={KIND_STYLE[choice].label}
+              checked={kind === choice}
+              onChange={() => setKind(choice)}
             />
           ))}
           <span className="hint">

@@ -22,9 +22,6 @@ pub struct VehiclesArgs {
     pub data: DataDir,
 }
 
-/// How many vehicles a read of the listing takes: the read model is paged by id like the API's list.
-const VEHICLES_PAGE: usize = 500;
-
 /// `vwc vehicles`: every vehicle of an organisation in the data dir's read model, by id (registration order):
 /// its id, VIN, year, make and model (and nickname), status, odometer and record count.
 pub async fn vehicles(args: VehiclesArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
@@ -33,22 +30,10 @@ pub async fn vehicles(args: VehiclesArgs, opts: EmbeddedOptions) -> anyhow::Resu
     // Registrations a stopped server acknowledged but had not projected yet are delivered before reading.
     let listed = async {
         system.settle().await?;
-        let mut all = Vec::new();
-        loop {
-            let after = all
-                .last()
-                .map(|v: &vwc_edge::store::VehicleView| v.vehicle.id.clone());
-            let page = vwc_store::Page {
-                after: after.as_ref(),
-                limit: VEHICLES_PAGE,
-            };
-            let got = system.stores.edge.vehicles(&org, page).await?;
-            let last = got.len() < VEHICLES_PAGE;
-            all.extend(got);
-            if last {
-                break;
-            }
-        }
+        // Every vehicle, a page at a time (`EdgeStore::vehicles_up_to`).
+        let all = (system.stores.edge)
+            .vehicles_up_to(&org, |_| true, usize::MAX)
+            .await?;
         anyhow::Ok(all)
     }
     .await;
