@@ -454,9 +454,59 @@ const NOT_DONE_BEFORE: &[&str] = &[
 ];
 
 /// Task codes from the description (each phrase as whole words, the longest first, never one the words
-/// around it say was not done) and from a `Tags` column of codes.
+/// around it say was not done) and from the tags of a `Tags` column that name a task (`tags_of`).
 pub fn tasks_of(description: &str, tags: &str) -> Vec<String> {
-    let words: Vec<String> = description
+    let mut tasks = phrase_tasks(description);
+    for task in tags_of(tags).0 {
+        if !tasks.contains(&task) {
+            tasks.push(task);
+        }
+    }
+    tasks
+}
+
+/// A `Tags` cell (LubeLogger writes its labels space-separated; commas and semicolons are read too) split
+/// into the task codes its tags name and the other tags, as written. A tag names a task when it is a code
+/// of the maintenance catalogue in any case (`oil_change`, `Coolant`) or reads as a task's phrase with its
+/// `_`/`-` as spaces (`tire-rotation`, `Oil`); any other label (`warranty`, `diy`, `dealer`) is no task —
+/// it would otherwise start a maintenance schedule of its own (probe p44 L1).
+pub fn tags_of(tags: &str) -> (Vec<String>, Vec<&str>) {
+    let catalogue = vwc_contracts::catalogue::Catalogue::standard();
+    let mut tasks: Vec<String> = Vec::new();
+    let mut other: Vec<&str> = Vec::new();
+    for tag in split_tags(tags) {
+        let code = tag.to_ascii_lowercase();
+        let named = if catalogue.get(&code).is_some() {
+            vec![code]
+        } else {
+            phrase_tasks(&code.replace(['_', '-'], " "))
+        };
+        if named.is_empty() {
+            other.push(tag);
+        }
+        for task in named {
+            if !tasks.contains(&task) {
+                tasks.push(task);
+            }
+        }
+    }
+    (tasks, other)
+}
+
+/// A `Tags` cell's tags, each once, in their order.
+fn split_tags(tags: &str) -> Vec<&str> {
+    let mut each: Vec<&str> = Vec::new();
+    for tag in tags.split([' ', ',', ';']).filter(|t| !t.is_empty()) {
+        if !each.contains(&tag) {
+            each.push(tag);
+        }
+    }
+    each
+}
+
+/// The task codes a text names, in the order it names them.
+fn phrase_tasks(text: &str) -> Vec<String> {
+    let words: Vec<String> = text
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -491,18 +541,7 @@ pub fn tasks_of(description: &str, tags: &str) -> Vec<String> {
         }
     }
     found.sort();
-    let mut tasks: Vec<String> = found.into_iter().map(|(_, t)| t).collect();
-    for tag in tags.split([' ', ',', ';']).map(str::trim) {
-        let is_code = !tag.is_empty()
-            && tag.len() <= 50
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if is_code && !tasks.iter().any(|t| t == tag) {
-            tasks.push(tag.to_string());
-        }
-    }
-    tasks
+    found.into_iter().map(|(_, t)| t).collect()
 }
 
 fn key_of(event: &NewVehicleEvent, occurrence: usize) -> String {
@@ -876,7 +915,13 @@ fn lubelogger_row(
     fail: Fail<'_>,
 ) -> Option<NewVehicleEvent> {
     let (occurred_at, odometer) = lubelogger_when(row, fail)?;
-    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
+    // A maintenance record's tags that name a task are its tasks (below); every other tag is kept.
+    let tags = if format == CsvFormat::LubeloggerRecords && options.kind == EventKind::Maintenance {
+        tags_of(row.get("tags")).1
+    } else {
+        split_tags(row.get("tags"))
+    };
+    let notes = notes_with_tags(row.get("notes"), &tags);
     if format == CsvFormat::LubeloggerOdometer {
         return Some(NewVehicleEvent {
             kind: EventKind::OdometerReading,
@@ -921,6 +966,17 @@ fn lubelogger_row(
         vendor: None,
         details,
     })
+}
+
+/// A LubeLogger row's notes, with its tags that name no task on a last line (`Tags: warranty diy`), so
+/// the labels a user gave the record are kept.
+fn notes_with_tags(notes: &str, other_tags: &[&str]) -> Option<String> {
+    let tags = (!other_tags.is_empty()).then(|| format!("Tags: {}", other_tags.join(" ")));
+    match (notes.is_empty(), tags) {
+        (true, tags) => tags,
+        (false, None) => Some(notes.to_string()),
+        (false, Some(tags)) => Some(format!("{notes}\n{tags}")),
+    }
 }
 
 /// `True`/`False` as LubeLogger writes them, `1`/`0`, `yes`/`no`; `default` when empty.
@@ -983,7 +1039,7 @@ impl FillUp {
             currency: cost_cents.map(|_| options.currency.clone()),
             cost_cents,
             title: None,
-            notes: Some(row.get("notes").to_string()).filter(|n| !n.is_empty()),
+            notes: notes_with_tags(row.get("notes"), &split_tags(row.get("tags"))),
             vendor: None,
             details,
         }
@@ -1634,6 +1690,36 @@ mod tests {
             ["coolant", "wiper_blades"]
         );
         assert!(tasks_of("Detailing", "Shiny!").is_empty());
+    }
+
+    /// Probe p44 L1: LubeLogger's tags are labels; only those naming a task are tasks, the rest stay in the
+    /// notes (before, any lower-case tag became a custom task with a schedule of its own).
+    #[test]
+    fn tags_are_tasks_only_when_they_name_one_and_the_rest_are_kept_in_the_notes() {
+        assert_eq!(
+            tags_of("warranty Oil_Change diy tire-rotation, Coolant;dealer oil_leak"),
+            (
+                vec![
+                    "oil_change".to_string(),
+                    "tire_rotation".to_string(),
+                    "coolant".to_string()
+                ],
+                vec!["warranty", "diy", "dealer", "oil_leak"]
+            )
+        );
+        assert_eq!(tasks_of("Misc", "warranty diy"), Vec::<String>::new());
+        assert_eq!(
+            tasks_of("Oil change", "oil warranty"),
+            ["oil_change"],
+            "a tag naming a task the description named is not added twice"
+        );
+        assert_eq!(
+            notes_with_tags("Synthetic 0W-20", &["warranty", "diy"]).as_deref(),
+            Some("Synthetic 0W-20\nTags: warranty diy")
+        );
+        assert_eq!(notes_with_tags("", &["diy"]).as_deref(), Some("Tags: diy"));
+        assert_eq!(notes_with_tags("Kept", &[]).as_deref(), Some("Kept"));
+        assert_eq!(notes_with_tags("", &[]), None);
     }
 
     /// Whole words, and not a fault or work not done (probe p44: "Ignition coil", "Rear spoiler", "oil

@@ -174,6 +174,52 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
     app.stop().await;
 }
 
+/// Probe p44 L1: LubeLogger's `Tags` are the user's labels. A tag naming a task is one; `warranty` and `diy`
+/// used to become task codes, each starting a maintenance item of its own. They are kept in the notes.
+#[tokio::test]
+async fn lubelogger_tags_that_name_no_task_are_kept_in_the_notes_and_start_no_schedule() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 3).await;
+    let file = "Date,Odometer,Description,Notes,Cost,Tags\n\
+2025-05-01,30000,Dealer service,Free under warranty,0.00,warranty Tire_Rotation diy\n\
+2025-06-01,30900,Wash,,12.00,diy\n";
+    let (status, _, report) = import(&app, &token, &vehicle, "", file).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"], 1, "{report}");
+    assert_eq!(
+        fields(&report),
+        [(3, "Description".to_string())],
+        "a row whose tags name no task names none: {report}"
+    );
+    let timeline = app.timeline_of_len(&token, &vehicle, 1).await;
+    assert_eq!(timeline[0]["details"]["tasks"], json!(["tire_rotation"]));
+    assert_eq!(
+        timeline[0]["notes"],
+        "Free under warranty\nTags: warranty diy"
+    );
+    app.settle().await;
+    let maintenance = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/maintenance"))
+        .await;
+    let tasks: Vec<&str> = maintenance["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["task"].as_str().unwrap())
+        .collect();
+    assert!(tasks.contains(&"tire_rotation"), "{tasks:?}");
+    assert!(
+        !tasks.iter().any(|t| ["warranty", "diy"].contains(t)),
+        "labels start no schedule: {tasks:?}"
+    );
+    // A repair's tags are all kept: a repair has no tasks.
+    let repair = "Date,Odometer,Description,Notes,Cost,Tags\n2025-07-01,31000,Alternator,,400.00,oil warranty\n";
+    let (_, _, r) = import(&app, &token, &vehicle, "?kind=repair", repair).await;
+    assert_eq!(r["imported"], 1, "{r}");
+    let timeline = app.timeline_of_len(&token, &vehicle, 2).await;
+    assert_eq!(timeline[0]["notes"], "Tags: oil warranty");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_become_fuel_events() {
     let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 2).await;
