@@ -324,6 +324,43 @@ await step("record an event: a good one appears", async () => {
   await shot("record-good");
 });
 
+await step("record an event: a reading below an earlier one is kept with a warning", async () => {
+  await page.getByRole("button", { name: "Record event" }).click();
+  const form = page.getByRole("form", { name: "Record an event" });
+  await form.getByLabel("Kind").selectOption("odometer_reading");
+  // A digit dropped from the 52,610 just recorded ("E2E" keeps it out of the demo records steps below pick).
+  await form.getByLabel("Title").fill("E2E odometer typo");
+  await form.getByLabel(/Odometer/).fill("5261");
+  await form.getByRole("button", { name: "Record", exact: true }).click();
+  const warning = page.getByTestId("record-warning");
+  await warning.waitFor();
+  const text = (await warning.textContent()) ?? "";
+  assert(
+    /“E2E odometer typo” is recorded\. 5,261 mi is lower than the 52,610 mi recorded on .*rollback/.test(
+      text,
+    ),
+    `unexpected warning "${text}"`,
+  );
+  await axeCheck("record warning");
+  await shot("record-warning");
+  // Voided again through the API, so the steps after this one see the demo as before.
+  const voided = await page.evaluate(async () => {
+    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
+    const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+    const rav4 = vehicles.items.find((v) => v.model === "RAV4");
+    const events = await (
+      await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
+    ).json();
+    const typo = events.items.find((e) => e.kind === "odometer_reading" && e.odometer === 5261);
+    const r = await fetch(`/v1/vehicles/${rav4.id}/events/${typo.id}?reason=typo`, {
+      method: "DELETE",
+      headers: { ...h, "If-Match": '"1"' },
+    });
+    return r.status;
+  });
+  assert(voided === 200, `voiding the typo answered ${voided}`);
+});
+
 await step(
   "receipts: attach a PDF to the new record, download it, and a disguised program is refused",
   async () => {

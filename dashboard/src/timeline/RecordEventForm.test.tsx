@@ -184,7 +184,37 @@ describe("record form", () => {
     expect(posts()).toHaveLength(1);
     const recorded: VehicleEvent = event("evt_1", "2026-03-02T12:00:00Z");
     answer(json({ event: recorded }, 201));
-    await waitFor(() => expect(onRecorded).toHaveBeenCalledWith(recorded));
+    await waitFor(() => expect(onRecorded).toHaveBeenCalledWith(recorded, []));
+  });
+
+  it("hands on the server's warnings about the record it kept, as sentences", async () => {
+    const recorded: VehicleEvent = event("evt_1", "2026-03-02T12:00:00Z");
+    mockFetch((url) =>
+      url.pathname.endsWith("/maintenance")
+        ? json({ vehicleId: "veh_1", items: [] })
+        : json(
+            {
+              event: recorded,
+              warnings: [
+                {
+                  field: "odometer",
+                  message: "4,125 mi is lower than the 41,250 mi recorded on 2026-02-01",
+                },
+              ],
+            },
+            201,
+          ),
+    );
+    const onRecorded = vi.fn();
+    renderWithApi(
+      <RecordEventForm vehicle={demoVehicle()} onRecorded={onRecorded} onCancel={() => {}} />,
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    await waitFor(() =>
+      expect(onRecorded).toHaveBeenCalledWith(recorded, [
+        "4,125 mi is lower than the 41,250 mi recorded on 2026-02-01.",
+      ]),
+    );
   });
 
   it("opens and records on plain http from another machine, where crypto.randomUUID is missing", async () => {

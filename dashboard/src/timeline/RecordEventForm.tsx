@@ -6,6 +6,7 @@ import {
   type EventCorrection,
   type EventHistory,
   type EventKind,
+  type FieldError,
   type Vehicle,
   type VehicleEvent,
   type VehicleMaintenance,
@@ -355,7 +356,9 @@ export function RecordEventForm({
   currencies?: readonly string[];
   /** The kinds the signed-in roles may record (`recordableKinds`). */
   kinds?: readonly EventKind[];
-  onRecorded?: (e: VehicleEvent) => void;
+  /** `warnings`: what the server found doubtful about the record it kept (an odometer below an earlier
+   * reading, …), as sentences. */
+  onRecorded?: (e: VehicleEvent, warnings: string[]) => void;
   onCancel: () => void;
   /** Correct this record (prefilled, `PATCH` of the changed fields) rather than record a new one. */
   correcting?: Correcting;
@@ -485,7 +488,7 @@ export function RecordEventForm({
     if (!built.body) return focusFirstError();
     setBusy(true);
     try {
-      const res = await api.json<{ event: VehicleEvent }>(
+      const res = await api.json<{ event: VehicleEvent; warnings?: FieldError[] }>(
         `/v1/vehicles/${encodeURIComponent(vehicle.id)}/events`,
         {
           method: "POST",
@@ -493,7 +496,10 @@ export function RecordEventForm({
           headers: { "Idempotency-Key": key },
         },
       );
-      onRecorded?.(res.event);
+      onRecorded?.(
+        res.event,
+        (Array.isArray(res.warnings) ? res.warnings : []).map((w) => sentence(w.message)),
+      );
     } catch (err) {
       showApiError(err, "The event could not be recorded. Please try again.");
     } finally {

@@ -176,6 +176,35 @@ describe("Timeline", () => {
     });
   });
 
+  it("says what the server found doubtful about a record it kept, once the form closes", async () => {
+    mockFetch((_url, init) => {
+      if (init.method === "POST")
+        return json(
+          {
+            event: { ...event("n", "2026-03-20T12:00:00Z"), title: "Odometer reading" },
+            warnings: [
+              {
+                field: "odometer",
+                message:
+                  "4,125 mi is lower than the 41,250 mi recorded on 2026-02-01: … a rollback; if it is a typo, correct the record",
+              },
+            ],
+          },
+          201,
+        );
+      return json({ items: [], nextCursor: null });
+    });
+    Element.prototype.scrollIntoView = vi.fn();
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    await userEvent.click(await screen.findByRole("button", { name: "Record event" }));
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    const warning = await screen.findByTestId("record-warning");
+    expect(warning).toHaveTextContent(
+      "“Odometer reading” is recorded. 4,125 mi is lower than the 41,250 mi recorded on 2026-02-01: … a rollback; if it is a typo, correct the record.",
+    );
+    expect(screen.queryByRole("form", { name: "Record an event" })).toBeNull();
+  });
+
   it("returns focus to the button that opened the form when it is cancelled", async () => {
     mockFetch(() => json({ items: [], nextCursor: null }));
     renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);

@@ -312,9 +312,17 @@ export function Timeline({
             setShowForm(false);
             formButton.current?.focus();
           }}
-          onRecorded={(event) => {
+          onRecorded={(event, warnings) => {
             setShowForm(false);
             onRecorded();
+            // Kept as sent, but doubtful (an odometer below an earlier reading): said where corrections are.
+            setChanged(
+              warnings.length > 0 ? (
+                <span className="record-warning" data-testid="record-warning">
+                  “<bdi>{event.title}</bdi>” is recorded. {warnings.join(" ")}
+                </span>
+              ) : null,
+            );
             // The read model catches up through the bus a moment later: show the recorded event now.
             if (kinds.length === 0 || kinds.includes(event.kind)) {
               setState((s) => ({ ...s, items: insertEvent(s.items, event) }));

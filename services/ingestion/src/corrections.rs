@@ -171,6 +171,24 @@ impl Ingestion {
         Ok(self.current_events_seen(vehicle).await?.0)
     }
 
+    /// What `vehicle`'s records as they now read make doubtful about `event`'s odometer
+    /// ([`crate::odometer::warnings`]); reads them only when it has one.
+    pub async fn odometer_warnings(
+        &self,
+        vehicle: &Vehicle,
+        event: &VehicleEvent,
+    ) -> StoreResult<Vec<vwc_contracts::FieldError>> {
+        if event.odometer.is_none() {
+            return Ok(Vec::new());
+        }
+        let others = self.current_events(vehicle).await?;
+        Ok(crate::odometer::warnings(
+            event,
+            &others,
+            vehicle.odometer_unit,
+        ))
+    }
+
     /// [`Self::current_events`] with how many records and revisions they were read from.
     async fn current_events_seen(
         &self,

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{
-    EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
+    EventKind, EventSource, FieldError, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent,
+    VehicleId,
 };
 use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::Conflict;
@@ -52,6 +53,12 @@ pub fn routes() -> OpenApiRouter<IngestionState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordedEvent {
     pub event: VehicleEvent,
+    /// What the vehicle's other records make doubtful about this one, the record kept as sent: an
+    /// odometer lower than an earlier reading (left out as a rollback by the schedule and the valuation),
+    /// higher than later ones, or further than a vehicle is driven since the previous reading. Left out
+    /// when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldError>,
 }
 
 impl From<RegisterError> for ApiError {
@@ -283,8 +290,13 @@ async fn record_event(
         .ingestion
         .record_event(vehicle, new, EventSource::User, key, caller.traceparent())
         .await?;
+    let warnings = caller
+        .ingestion
+        .odometer_warnings(vehicle, &recorded.event)
+        .await?;
     let mut response = Created(RecordedEvent {
         event: recorded.event,
+        warnings,
     })
     .into_response();
     if recorded.replayed {

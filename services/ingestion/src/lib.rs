@@ -8,6 +8,7 @@ pub mod http;
 pub mod import;
 #[cfg(feature = "aws")]
 pub mod mongo;
+pub mod odometer;
 pub mod openapi;
 pub mod service;
 pub mod sqlite;

@@ -412,3 +412,79 @@ async fn a_cursor_is_refused_by_every_list_but_its_own() {
     }
     app.stop().await;
 }
+
+/// Probe p44 M6: a reading lower than an earlier one (a typo, a dropped digit) was recorded without a word,
+/// and the schedule and the valuation then left it out silently. The record is still kept as sent; the 201
+/// says what its odometer means, by the records as they now read (a voided one does not count).
+#[tokio::test]
+async fn an_odometer_below_an_earlier_reading_is_recorded_with_a_warning() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 7).await;
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    let earlier = app.record_odometer(&token, &vehicle, 20, 41_250).await;
+    let at = |days: i64| vwc_clock::now() - chrono::Duration::days(days);
+    let (status, _, typo) = post(
+        &app,
+        &token,
+        &events,
+        &json!({"kind": "maintenance", "occurredAt": at(10), "odometer": 4125,
+                "title": "Oil change", "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{typo}");
+    let warnings = typo["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{typo}");
+    assert_eq!(warnings[0]["field"], "odometer");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("4,125 mi is lower than the 41,250 mi recorded on ")
+            && message.contains("rollback"),
+        "{message}"
+    );
+    assert_eq!(typo["event"]["odometer"], 4125, "kept as sent");
+    app.timeline_of_len(&token, &vehicle, 2).await;
+
+    // A reading that fits says nothing (no `warnings` member at all).
+    let (status, _, fits) = post(
+        &app,
+        &token,
+        &events,
+        &json!({"kind": "odometer_reading", "occurredAt": at(5), "odometer": 41_900}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(fits.get("warnings").is_none(), "{fits}");
+
+    // Once the 41,250 reading is voided, a 4,200 after the 4,125 fits too.
+    let voided = app
+        .http
+        .delete(app.url(&format!("{events}/{earlier}?reason=typo")))
+        .bearer_auth(&token)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(voided.status(), 200);
+    let (status, _, after_void) = post(
+        &app,
+        &token,
+        &events,
+        &json!({"kind": "odometer_reading", "occurredAt": at(8), "odometer": 4_200}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(after_void.get("warnings").is_none(), "{after_void}");
+    // A jump of a digit too many, a day after the 41,900.
+    let (_, _, jump) = post(
+        &app,
+        &token,
+        &events,
+        &json!({"kind": "odometer_reading", "occurredAt": at(4), "odometer": 419_000}),
+    )
+    .await;
+    let message = jump["warnings"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("377,100 mi more than the 41,900 mi") && message.contains("a day since"),
+        "{jump}"
+    );
+    app.stop().await;
+}
