@@ -211,6 +211,7 @@ async fn vehicle_calendar(
             items,
             evaluated_at,
         }],
+        vwc_clock::now().date_naive(),
     );
     Ok(calendar_response(
         &format!("{vehicle_id}-maintenance"),
@@ -246,7 +247,11 @@ async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Respons
         .collect();
     Ok(calendar_response(
         "fleet-maintenance",
-        ics::render("Fleet maintenance", &calendars),
+        ics::render(
+            "Fleet maintenance",
+            &calendars,
+            vwc_clock::now().date_naive(),
+        ),
     ))
 }
 

@@ -1,6 +1,6 @@
 //! Rendering maintenance items as an iCalendar document: pure, no I/O. One all-day `VEVENT` per enabled
 //! item with a date: the date it falls due or the date its mileage is projected to be reached, whichever
-//! comes first. The `UID` is the vehicle and the task, so a refreshed feed moves the event instead of
+//! comes first — an overdue item's is the day the feed is read. The `UID` is the vehicle and the task, so a refreshed feed moves the event instead of
 //! adding another.
 
 use std::fmt::Write as _;
@@ -73,8 +73,19 @@ pub fn vehicle_label(v: &Vehicle) -> String {
     }
 }
 
-/// The whole document: `name` is the calendar's display name.
-pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>]) -> String {
+/// The day an item's event is on, `today` being the day the feed is read: the day it falls due
+/// ([`due_by`]), but an overdue item's is today — on its past due date it would sit weeks back in the
+/// calendar, where nobody looks (probe p44 L6); its summary says since when.
+pub fn placed_on(item: &MaintenanceItemView, due: DueBy, today: NaiveDate) -> NaiveDate {
+    match item.status {
+        MaintenanceStatus::Overdue => due.date().max(today),
+        _ => due.date(),
+    }
+}
+
+/// The whole document: `name` is the calendar's display name; `today` the day it is read (the clock's, UTC),
+/// the day overdue items are on ([`placed_on`]).
+pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>], today: NaiveDate) -> String {
     let mut out = Lines::default();
     out.line("BEGIN:VCALENDAR");
     out.line("VERSION:2.0");
@@ -91,7 +102,7 @@ pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>]) -> String {
             let Some(due) = due_by(item, v.evaluated_at.date_naive()) else {
                 continue;
             };
-            event(&mut out, v, &label, item, due);
+            event(&mut out, v, &label, item, due, today);
         }
     }
     out.line("END:VCALENDAR");
@@ -109,11 +120,20 @@ fn event(
     label: &str,
     item: &MaintenanceItemView,
     due: DueBy,
+    today: NaiveDate,
 ) {
     let unit = v.vehicle.odometer_unit.as_str();
     let stamp = v.evaluated_at.format("%Y%m%dT%H%M%SZ").to_string();
     let date = due.date();
-    let end = date.checked_add_days(Days::new(1)).unwrap_or(date);
+    let day = placed_on(item, due, today);
+    let end = day.checked_add_days(Days::new(1)).unwrap_or(day);
+    // An overdue item moves to each new day it is read on: its sequence grows with the day too.
+    let revised = match day > date {
+        true => v
+            .evaluated_at
+            .max(day.and_time(chrono::NaiveTime::MIN).and_utc()),
+        false => v.evaluated_at,
+    };
     let status = status_words(item.status);
     let mut description = format!("Status: {status}. {}", item.reason);
     match due {
@@ -144,6 +164,9 @@ fn event(
         description.push('.');
     }
     let summary = match item.status {
+        MaintenanceStatus::Overdue if day > date => {
+            format!("{label}: {} (overdue since {date})", item.title)
+        }
         MaintenanceStatus::Overdue => format!("{label}: {} (overdue)", item.title),
         _ => format!("{label}: {}", item.title),
     };
@@ -151,8 +174,8 @@ fn event(
     out.prop("UID", &uid(&v.vehicle.id, &item.task));
     out.line(&format!("DTSTAMP:{stamp}"));
     out.line(&format!("LAST-MODIFIED:{stamp}"));
-    out.line(&format!("SEQUENCE:{}", sequence(v.evaluated_at)));
-    out.line(&format!("DTSTART;VALUE=DATE:{}", date.format("%Y%m%d")));
+    out.line(&format!("SEQUENCE:{}", sequence(revised)));
+    out.line(&format!("DTSTART;VALUE=DATE:{}", day.format("%Y%m%d")));
     out.line(&format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")));
     out.prop("SUMMARY", &text(&summary));
     out.prop("DESCRIPTION", &text(&description));
@@ -290,6 +313,74 @@ mod tests {
             ..overdue(Some("2026-11-01"))
         };
         assert_eq!(due_by(&by_date, today), Some(DueBy::Date(d("2026-11-01"))));
+    }
+
+    /// Probe p44 L6: an overdue item sat on its past due date (the demo RAV4's cabin filter in March, read
+    /// in December). It is on the day the feed is read, says since when, and its sequence grows each day
+    /// it moves; an item not overdue stays on its date.
+    #[test]
+    fn an_overdue_item_is_on_the_day_the_feed_is_read_and_says_since_when() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let overdue = MaintenanceItemView {
+            status: MaintenanceStatus::Overdue,
+            due_odometer: None,
+            ..item(Some("2026-03-04"), None)
+        };
+        let due = due_by(&overdue, d("2026-03-05")).unwrap();
+        assert_eq!(placed_on(&overdue, due, d("2026-12-04")), d("2026-12-04"));
+        let soon = MaintenanceItemView {
+            status: MaintenanceStatus::DueSoon,
+            ..item(Some("2026-12-20"), None)
+        };
+        let due = due_by(&soon, d("2026-12-01")).unwrap();
+        assert_eq!(placed_on(&soon, due, d("2026-12-04")), d("2026-12-20"));
+
+        let vehicle: Vehicle = serde_json::from_value(serde_json::json!({
+            "id": "veh_1", "orgId": "org_1", "vin": "1HGCM82633A004352", "year": 2021,
+            "make": "Toyota", "model": "RAV4", "odometerUnit": "mi",
+            "registeredAt": "2026-01-01T00:00:00Z", "status": "active"
+        }))
+        .unwrap();
+        let evaluated_at = "2026-03-05T08:00:00Z".parse().unwrap();
+        let feed = |today: &str| {
+            render(
+                "t",
+                &[VehicleCalendar {
+                    vehicle: &vehicle,
+                    items: std::slice::from_ref(&overdue),
+                    evaluated_at,
+                }],
+                d(today),
+            )
+        };
+        let on_4th = feed("2026-12-04");
+        assert!(
+            on_4th.contains("DTSTART;VALUE=DATE:20261204\r\n"),
+            "{on_4th}"
+        );
+        assert!(on_4th.contains("DTEND;VALUE=DATE:20261205\r\n"), "{on_4th}");
+        assert!(
+            on_4th.contains(
+                "SUMMARY:2021 Toyota RAV4: Oil and filter change (overdue since 2026-03-04)"
+            ),
+            "{on_4th}"
+        );
+        assert!(on_4th.contains("Due by date: 2026-03-04."), "{on_4th}");
+        let seq = |feed: &str| -> u32 {
+            let at = feed.find("SEQUENCE:").unwrap() + "SEQUENCE:".len();
+            feed[at..].split("\r\n").next().unwrap().parse().unwrap()
+        };
+        let on_5th = feed("2026-12-05");
+        assert!(
+            on_5th.contains("DTSTART;VALUE=DATE:20261205\r\n"),
+            "{on_5th}"
+        );
+        assert!(seq(&on_5th) > seq(&on_4th));
+        assert_eq!(
+            seq(&feed("2026-12-04")),
+            seq(&on_4th),
+            "a refresh the same day"
+        );
     }
 
     /// A later evaluation gives a greater sequence; the same one the same (a refresh changes nothing).

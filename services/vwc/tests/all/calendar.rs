@@ -94,14 +94,22 @@ async fn maintenance(app: &TestApp, token: &str, vehicle: &str) -> Value {
         .await
 }
 
-/// The date the feed should show for an item: its due date or its projected date, whichever is first.
+/// The date the feed should show for an item: its due date or its projected date, whichever is first; an
+/// overdue item's is today (the day the feed is read: probe p44 L6).
 fn expected_date(item: &Value) -> Option<(NaiveDate, bool)> {
     let date = |k: &str| item[k].as_str().map(|s| s.parse::<NaiveDate>().unwrap());
-    match (date("dueAt"), date("projectedDueAt")) {
+    let due = match (date("dueAt"), date("projectedDueAt")) {
         (Some(d), Some(p)) if p < d => Some((p, true)),
         (Some(d), _) => Some((d, false)),
         (None, Some(p)) => Some((p, true)),
         (None, None) => None,
+    };
+    match item["status"] == "overdue" {
+        true => Some((
+            vwc_clock::now().date_naive(),
+            due.is_some_and(|(_, projected)| projected),
+        )),
+        false => due,
     }
 }
 
@@ -144,6 +152,7 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
 
     let mut projected = 0;
     let mut dated = 0;
+    let mut overdue = 0;
     for item in view["items"].as_array().unwrap() {
         let uid = format!(
             "{rav4}.{}@maintenance.vwc.dev",
@@ -160,6 +169,10 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
                     "{summary}"
                 );
                 assert!(summary.starts_with("Blue (2021 Toyota RAV4)"), "{summary}");
+                if item["status"] == "overdue" {
+                    assert!(summary.contains(" (overdue"), "{summary}");
+                    overdue += 1;
+                }
                 if by_mileage {
                     assert_eq!(status, "TENTATIVE", "{uid}: a projected date");
                     projected += 1;
@@ -172,6 +185,7 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
         }
     }
     assert_eq!(events.len(), dated);
+    assert!(overdue > 0, "the demo RAV4 has overdue items: {view}");
     assert!(
         projected >= 1,
         "at least one mileage item is placed on its projected date"
