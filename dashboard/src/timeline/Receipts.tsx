@@ -14,12 +14,15 @@ export const MAX_RECEIPT_BYTES = 10 * 1024 * 1024;
  */
 export const DIRECT_BYTES = 4 * 1024 * 1024;
 /** What the server accepts, judged there by the file's first bytes: offered to the file picker. */
-const ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,application/pdf,.heic,.heif";
+const ACCEPT =
+  "image/jpeg,image/png,image/webp,image/heic,image/heif,image/gif,image/tiff,application/pdf,.heic,.heif,.tif,.tiff";
 const TYPE_LABELS: Record<string, string> = {
   "image/jpeg": "JPEG",
   "image/png": "PNG",
   "image/webp": "WebP",
   "image/heic": "HEIC",
+  "image/gif": "GIF",
+  "image/tiff": "TIFF",
   "application/pdf": "PDF",
 };
 
@@ -189,7 +192,8 @@ export function Receipts({
             }}
           />
           <span className="hint" id={`${id}-hint`}>
-            A photo (JPEG, PNG, WebP, HEIC) or a PDF, up to {formatBytes(MAX_RECEIPT_BYTES)}.
+            A photo or scan (JPEG, PNG, WebP, HEIC, GIF, TIFF) or a PDF, up to{" "}
+            {formatBytes(MAX_RECEIPT_BYTES)}.
           </span>
         </div>
       )}

@@ -271,8 +271,8 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
 
 /// Attach a file to an event
 ///
-/// The body is the file itself (any `Content-Type`; it is not trusted): a JPEG, PNG, WebP or HEIC image
-/// or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
+/// The body is the file itself (any `Content-Type`; it is not trusted): a JPEG, PNG, WebP, HEIC, GIF or
+/// TIFF image or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
 /// `receipt.pdf`, say — is a 415. Stored durably before the 201. Recording events of the event's kind is
 /// the permission needed (technicians may attach to service records). A voided event takes no new file
 /// (409); its files stay listed and served.
@@ -361,7 +361,8 @@ async fn list_attachments(
     params(EventPath, AttachmentPath),
     ok(200, "The file.", content(
         (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
-        (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
+        (BinaryFile = "image/heic"), (BinaryFile = "image/gif"), (BinaryFile = "image/tiff"),
+        (BinaryFile = "application/pdf"))),
     ok(303, "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
         headers(("Location" = String, description = "The pre-signed URL."))),
     errors(ResourceRoute))]

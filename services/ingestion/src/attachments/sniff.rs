@@ -1,5 +1,5 @@
 //! What an upload really is, from its first bytes (magic numbers): the declared content type and the
-//! file name are never trusted. Images (JPEG, PNG, WebP, HEIC/HEIF) and PDF are accepted; executables and
+//! file name are never trusted. Images (JPEG, PNG, WebP, HEIC/HEIF, GIF, TIFF) and PDF are accepted; executables and
 //! scripts are named as such in the refusal, anything else is refused as unknown.
 
 use serde::Serialize;
@@ -19,6 +19,12 @@ pub enum MediaType {
     Webp,
     #[serde(rename = "image/heic")]
     Heic,
+    /// What older phones and messaging apps save (probe p44 L8).
+    #[serde(rename = "image/gif")]
+    Gif,
+    /// What document scanners and fax-to-mail save a scanned receipt as (probe p44 L8).
+    #[serde(rename = "image/tiff")]
+    Tiff,
     #[serde(rename = "application/pdf")]
     Pdf,
 }
@@ -30,6 +36,8 @@ impl MediaType {
             MediaType::Png => "image/png",
             MediaType::Webp => "image/webp",
             MediaType::Heic => "image/heic",
+            MediaType::Gif => "image/gif",
+            MediaType::Tiff => "image/tiff",
             MediaType::Pdf => "application/pdf",
         }
     }
@@ -40,6 +48,8 @@ impl MediaType {
             MediaType::Png => "png",
             MediaType::Webp => "webp",
             MediaType::Heic => "heic",
+            MediaType::Gif => "gif",
+            MediaType::Tiff => "tiff",
             MediaType::Pdf => "pdf",
         }
     }
@@ -51,7 +61,7 @@ pub enum Refusal {
     #[error("the content is {0}, not an image or a PDF, whatever its name or declared type says")]
     Executable(&'static str),
     #[error(
-        "the content is not a JPEG, PNG, WebP or HEIC image nor a PDF (judged by its first bytes, \
+        "the content is not a JPEG, PNG, WebP, HEIC, GIF or TIFF image nor a PDF (judged by its first bytes, \
          not its name or declared type)"
     )]
     Unknown,
@@ -99,6 +109,13 @@ pub fn sniff(head: &[u8]) -> Result<MediaType, Refusal> {
     if starts(b"%PDF-") {
         return Ok(MediaType::Pdf);
     }
+    if starts(b"GIF87a") || starts(b"GIF89a") {
+        return Ok(MediaType::Gif);
+    }
+    // TIFF: the byte order (`II` little-endian, `MM` big-endian), then 42 in that order.
+    if starts(b"II*\0") || starts(b"MM\0*") {
+        return Ok(MediaType::Tiff);
+    }
     if head.len() >= 12 && starts(b"RIFF") && &head[8..12] == b"WEBP" {
         return Ok(MediaType::Webp);
     }
@@ -128,6 +145,16 @@ mod tests {
         assert_eq!(sniff(b"%PDF-1.7\n"), Ok(MediaType::Pdf));
         assert_eq!(sniff(b"RIFF\x24\0\0\0WEBPVP8 "), Ok(MediaType::Webp));
         assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Ok(MediaType::Heic));
+        assert_eq!(sniff(b"GIF89a\x01\0\x01\0"), Ok(MediaType::Gif));
+        assert_eq!(sniff(b"GIF87a\x01\0\x01\0"), Ok(MediaType::Gif));
+        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Ok(MediaType::Tiff));
+        assert_eq!(sniff(b"MM\0*\0\0\0\x08"), Ok(MediaType::Tiff));
+        assert_eq!(sniff(b"GIF90a"), Err(Refusal::Unknown));
+        assert_eq!(
+            sniff(b"II+\0"),
+            Err(Refusal::Unknown),
+            "BigTIFF is not taken"
+        );
     }
 
     #[test]

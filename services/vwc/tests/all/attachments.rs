@@ -153,6 +153,27 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     );
     assert_eq!(photo_file.bytes().await.unwrap().to_vec(), jpeg());
 
+    // A scanner's TIFF and a GIF (probe p44 L8: refused as unknown before), served as what they are.
+    let tiff = [b"II*\0\x08\0\0\0".as_slice(), &[0u8; 300]].concat();
+    let gif = [b"GIF89a\x01\0\x01\0".as_slice(), &[0u8; 40]].concat();
+    for (name, bytes, content_type) in [
+        ("scan.tif", tiff, "image/tiff"),
+        ("old-phone.gif", gif, "image/gif"),
+    ] {
+        let file = uploaded(
+            &app,
+            &owner,
+            &path,
+            (name, "application/octet-stream"),
+            bytes.clone(),
+        )
+        .await;
+        assert_eq!(file["contentType"], content_type, "{file}");
+        let served = download(&app, &viewer, &path, &file).await;
+        assert_eq!(served.headers()["content-type"], content_type);
+        assert_eq!(served.bytes().await.unwrap().to_vec(), bytes);
+    }
+
     // A viewer cannot attach; an unknown attachment is a 404.
     let (status, _, _) = upload(&app, &viewer, &path, ("x.pdf", "application/pdf"), pdf()).await;
     assert_eq!(status, 403);
