@@ -1113,6 +1113,25 @@ impl Ctx<'_> {
         kinds_noun(slots).unwrap_or_else(|| "record".into())
     }
 
+    /// What a cost answer is "for": [`Self::subject`], but a part or fault named in the singular takes its
+    /// article ("No cost is recorded for the oil leak", not "for oil leak"); plurals read without one ("for
+    /// floor mats").
+    fn cost_subject(&self, slots: &Slots) -> String {
+        match &slots.subject {
+            Some(subject)
+                if slots.either.is_empty()
+                    && slots.task.is_none()
+                    && !subject.ends_with('s')
+                    && !["the ", "a ", "an ", "my ", "your "]
+                        .iter()
+                        .any(|a| subject.to_lowercase().starts_with(a)) =>
+            {
+                format!("the {}", isolated(subject))
+            }
+            _ => self.subject(slots),
+        }
+    }
+
     /// One of what the slots ask about, as "No … is recorded" and "The last …" name it: a task ("oil
     /// change") or a kind ("repair", "maintenance or repair") in the singular; a part or system as the work
     /// on it ("work on the brakes"), which reads for "brakes" and "battery" alike; empty when nothing names
@@ -1740,7 +1759,7 @@ impl Ctx<'_> {
             bought_from = Some(bought);
         }
         let what = if s.has_subject() {
-            self.subject(s)
+            self.cost_subject(s)
         } else {
             kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
         };
@@ -1898,7 +1917,7 @@ impl Ctx<'_> {
             self.period_label(&periods[1]),
         ];
         let what = if s.has_subject() {
-            self.subject(s)
+            self.cost_subject(s)
         } else {
             kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
         };

@@ -3915,7 +3915,7 @@ fn common_parts_no_record_names_are_said_to_have_no_work_recorded() {
         );
     }
     let cost = ask(&k, "How much did the water pump cost?");
-    assert_eq!(cost.text, "No cost is recorded for water pump.");
+    assert_eq!(cost.text, "No cost is recorded for the water pump.");
 }
 
 /// Brake pads, rotors, calipers and brake fluid; tires and their rotation; the battery and a battery test; the
@@ -4435,7 +4435,7 @@ fn an_oil_leak_repair_is_not_an_oil_change_nor_every_repair() {
     // It read "No cost is recorded for oil change" (the bare "oil"), then, once "oil" before a fault no
     // longer named the task, every repair's cost (the brake job's).
     let a = ask(&k, "How much did the oil leak repair cost?");
-    assert_eq!(a.text, "No cost is recorded for oil leak.");
+    assert_eq!(a.text, "No cost is recorded for the oil leak.");
     assert!(cited(&a).is_empty(), "{:?}", cited(&a));
 }
 
