@@ -30,9 +30,10 @@ export function problem(
   status: number,
   detail: string,
   errors?: { field: string; message: string }[],
+  kind = "x",
 ): Response {
   return json(
-    { type: "https://vwc.dev/problems/x", title: "x", status, detail, errors },
+    { type: `https://vwc.dev/problems/${kind}`, title: "x", status, detail, errors },
     status,
     "application/problem+json",
   );

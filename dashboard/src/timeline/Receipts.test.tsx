@@ -103,6 +103,8 @@ describe("a record's receipts", () => {
         return problem(
           409,
           "this deployment keeps attachments itself: POST the file to …/attachments",
+          undefined,
+          "direct-upload-unavailable",
         );
       if (url.pathname === FILES && init.method === "POST")
         return json(
@@ -183,6 +185,8 @@ describe("a record's receipts", () => {
         return problem(
           409,
           "this deployment keeps attachments itself: POST the file to …/attachments",
+          undefined,
+          "direct-upload-unavailable",
         );
       if (url.pathname === FILES)
         return problem(415, "the file is a Windows executable, not an image or a PDF");
@@ -201,6 +205,27 @@ describe("a record's receipts", () => {
     );
     expect(within(files).getByText("No files attached.")).toBeInTheDocument();
     expect(input).toHaveValue("");
+  });
+
+  it("tells a 409 that is no deployment's choice by its type, not its words, and says it", async () => {
+    const { fetch, files } = await open((url, init) => {
+      if (url.pathname === FILES && (init.method ?? "GET") === "GET") return json({ items: [] });
+      if (url.pathname === `${FILES}/uploads`)
+        // A conflict of another kind, even one whose words say "POST the file".
+        return problem(
+          409,
+          "the record was voided: POST the file to another record",
+          undefined,
+          "conflict",
+        );
+      return undefined;
+    });
+    const input = within(files).getByLabelText("Attach a receipt or document");
+    await userEvent.upload(input, pdf("scan.pdf", DIRECT_BYTES + 1));
+    expect(await within(files).findByRole("alert")).toHaveTextContent(
+      "The record was voided: POST the file to another record.",
+    );
+    expect(sent(fetch, "POST", FILES)).toHaveLength(0);
   });
 
   it("shows a viewer the files without the picker", async () => {

@@ -14,6 +14,8 @@ export const MAX_RECEIPT_BYTES = 10 * 1024 * 1024;
  */
 export const DIRECT_BYTES = 4 * 1024 * 1024;
 /** What the server accepts, judged there by the file's first bytes: offered to the file picker. */
+/** The 409 of a deployment that takes no pre-signed uploads (docs/attachments.md). */
+const DIRECT_UPLOAD_UNAVAILABLE = "https://vwc.dev/problems/direct-upload-unavailable";
 const ACCEPT =
   "image/jpeg,image/png,image/webp,image/heic,image/heif,image/gif,image/tiff,application/pdf,.heic,.heif,.tif,.tiff";
 const TYPE_LABELS: Record<string, string> = {
@@ -108,8 +110,9 @@ export function Receipts({
         body: { fileName: file.name },
       });
     } catch (e) {
-      // 409: this deployment keeps files itself — they go through the API.
-      if (!(e instanceof ApiError && e.status === 409 && /POST the file/.test(e.message))) throw e;
+      // This deployment keeps files itself — they go through the API. Told by the problem's type, not
+      // its words: a voided record's 409 is another type, and is said.
+      if (!(e instanceof ApiError && e.problem?.type === DIRECT_UPLOAD_UNAVAILABLE)) throw e;
     }
     if (!ticket) return direct(file);
     let put: Response;

@@ -73,6 +73,10 @@ pub enum ApiError {
     /// 413 over the common limit, with what the caller can do instead (the detail).
     #[error("payload too large: {0}")]
     PayloadTooLargeBecause(String),
+    /// 409 of a kind a client acts on, named by its own problem type (`https://vwc.dev/problems/<kind>`),
+    /// so that no client has to tell it from another 409 by the detail's words.
+    #[error("conflict ({kind}): {detail}")]
+    ConflictOf { kind: &'static str, detail: String },
 }
 
 impl ApiError {
@@ -94,7 +98,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictOf { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge
             | ApiError::PayloadOverLimit { .. }
             | ApiError::PayloadTooLargeBecause(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,6 +122,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ConflictOf { kind, .. } => kind,
             ApiError::PayloadTooLarge
             | ApiError::PayloadOverLimit { .. }
             | ApiError::PayloadTooLargeBecause(_) => "payload-too-large",
@@ -181,7 +186,8 @@ impl IntoResponse for ApiError {
             | ApiError::UnsupportedMediaType(d)
             | ApiError::Unprocessable(d)
             | ApiError::PayloadTooLargeBecause(d)
-            | ApiError::Unavailable(d) => problem.detail = Some(d),
+            | ApiError::Unavailable(d)
+            | ApiError::ConflictOf { detail: d, .. } => problem.detail = Some(d),
             ApiError::NotFound(what) => problem.detail = Some(format!("{what} not found")),
             ApiError::Unauthorized => {
                 problem.detail = Some("missing or invalid credentials".into())

@@ -27,6 +27,10 @@ use super::{
 use crate::Ingestion;
 use crate::openapi::{BodyChange, CheckedContent, ResourceRoute, StateChange};
 
+/// The problem type (`https://vwc.dev/problems/direct-upload-unavailable`, 409) of asking for a pre-signed
+/// upload where the deployment keeps files itself: a client then sends the file to `…/attachments`.
+pub const DIRECT_UPLOAD_UNAVAILABLE: &str = "direct-upload-unavailable";
+
 #[derive(Clone)]
 pub struct AttachmentState {
     pub ingestion: Ingestion,
@@ -444,9 +448,11 @@ async fn start_upload(
         created_at: state.ingestion.now(),
     };
     let Some(upload) = state.store.presign_upload(&key, &id, &intent).await? else {
-        return Err(ApiError::Conflict(
-            "this deployment keeps attachments itself: POST the file to …/attachments".into(),
-        ));
+        return Err(ApiError::ConflictOf {
+            kind: DIRECT_UPLOAD_UNAVAILABLE,
+            detail: "this deployment keeps attachments itself: POST the file to …/attachments"
+                .into(),
+        });
     };
     let confirm_path = format!(
         "/v1/vehicles/{}/events/{}/attachments/{id}/confirm",

@@ -183,6 +183,11 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     let (uploads, file) = (format!("{path}/uploads"), json!({"fileName": "a.pdf"}));
     let (status, ct, problem) = post(&app, &owner, &uploads, &file).await;
     assert_problem(status, &ct, &problem, 409);
+    // Its own problem type, so a client need not read the detail's words to go on (the dashboard did).
+    assert_eq!(
+        problem["type"],
+        "https://vwc.dev/problems/direct-upload-unavailable"
+    );
 
     // Durable under the data dir, and served again after a restart.
     let dir = app.stop().await;
