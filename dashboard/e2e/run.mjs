@@ -1223,15 +1223,23 @@ await step("vehicle actions: edit details, calendar link, export, import", async
   await actions.getByRole("button", { name: "Import records" }).click();
   dialog = page.getByRole("dialog", { name: /^Import records into/ });
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-  const repairs = `Date;Odometer;Description;Notes;Cost\n${yesterday};;Wiper blades replaced;from the e2e;24,99\n13/45/2025;;Bad date;;1\n`;
+  // A row with an odometer a digit short of the van's readings: recorded, and named among the warnings.
+  const repairs = `Date;Odometer;Description;Notes;Cost\n${yesterday};;Wiper blades replaced;from the e2e;24,99\n13/45/2025;;Bad date;;1\n${yesterday};12;Mirror glass;typo;10,00\n`;
   await dialog
     .getByLabel("CSV file")
     .setInputFiles({ name: "repairs.csv", mimeType: "text/csv", buffer: Buffer.from(repairs) });
   await dialog.getByLabel("Repair", { exact: true }).check();
   await dialog.getByLabel("Currency of the costs").selectOption("EUR");
   await dialog.getByRole("button", { name: "Import", exact: true }).click();
-  await dialog.getByText("Recorded 1 row, 1 row refused (below).").waitFor();
+  await dialog
+    .getByText("Recorded 2 rows, 1 row refused (below). 1 row has a doubtful odometer (below).")
+    .waitFor();
   await dialog.getByTestId("import-errors").getByText("Date", { exact: true }).waitFor();
+  const doubtful = (await dialog.getByTestId("import-warnings").textContent()) ?? "";
+  assert(
+    /odometer12 (mi|km) is lower than the/.test(doubtful),
+    `unexpected warnings "${doubtful}"`,
+  );
   await axeCheck("import dialog with its report");
   await shot("vehicle-import-report");
   await page.keyboard.press("Escape");

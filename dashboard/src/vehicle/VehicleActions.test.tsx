@@ -391,6 +391,7 @@ describe("importing", () => {
     imported: 0,
     skipped: 0,
     errors: [],
+    warnings: [],
     ...over,
   });
 
@@ -411,12 +412,30 @@ describe("importing", () => {
     expect(importSummary(report({ dryRun: true, imported: 3 }))).toBe(
       "Checked: 3 rows would be recorded, none refused. Nothing was recorded.",
     );
+    const doubtful = { row: 3, field: "odometer", message: "3,100 mi is lower than …" };
+    expect(importSummary(report({ imported: 3, warnings: [doubtful] }))).toBe(
+      "Recorded 3 rows, none refused. 1 row has a doubtful odometer (below).",
+    );
+    expect(
+      importSummary(
+        report({ dryRun: true, imported: 3, warnings: [doubtful, { ...doubtful, row: 5 }] }),
+      ),
+    ).toBe(
+      "Checked: 3 rows would be recorded, none refused. Nothing was recorded. 2 rows have a doubtful odometer (below).",
+    );
   });
 
   it("sends the file as it is, lists the refused rows and reads the timeline again", async () => {
     const answer = report({
       imported: 2,
       errors: [{ row: 4, field: "Date", message: "“13/45/2025” is not a date like 2024-03-02" }],
+      warnings: [
+        {
+          row: 3,
+          field: "odometer",
+          message: "3,100 mi is lower than the 30,000 mi recorded on …",
+        },
+      ],
     });
     const { fetch, group, user } = await openPage(rav4, ["owner"], () => json(answer));
     await user.click(within(group).getByRole("button", { name: "Import records" }));
@@ -434,7 +453,9 @@ describe("importing", () => {
     const reads = fetch.mock.calls.filter(([u]) => String(u).includes("/events")).length;
     await user.click(within(dialog).getByRole("button", { name: "Import" }));
 
-    await within(dialog).findByText("Recorded 2 rows, 1 row refused (below).");
+    await within(dialog).findByText(
+      "Recorded 2 rows, 1 row refused (below). 1 row has a doubtful odometer (below).",
+    );
     const post = fetch.mock.calls.find(([, i]) => i?.method === "POST")!;
     expect(String(post[0])).toBe("/v1/vehicles/veh_1/imports?kind=repair&currency=EUR");
     const headers = post[1]!.headers as Record<string, string>;
@@ -444,6 +465,11 @@ describe("importing", () => {
     const table = within(dialog).getByTestId("import-errors");
     expect(within(table).getByText("Date")).toBeInTheDocument();
     expect(within(table).getByText(/is not a date like/)).toBeInTheDocument();
+    const doubtful = within(dialog).getByTestId("import-warnings");
+    expect(
+      within(doubtful).getByText("3,100 mi is lower than the 30,000 mi recorded on …"),
+    ).toBeInTheDocument();
+    expect(within(doubtful).getByText("3")).toBeInTheDocument();
     // The timeline is read again as the records arrive.
     await waitFor(() =>
       expect(

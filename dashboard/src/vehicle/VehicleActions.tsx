@@ -671,10 +671,56 @@ export function importSummary(report: ImportReport): string {
   const rows = (n: number) => `${n.toLocaleString("en-US")} ${n === 1 ? "row" : "rows"}`;
   const refused = new Set(report.errors.map((e) => e.row)).size;
   const refusedText = refused ? `${rows(refused)} refused (below)` : "none refused";
-  if (report.dryRun)
-    return `Checked: ${rows(report.imported)} would be recorded, ${refusedText}. Nothing was recorded.`;
   const skipped = report.skipped ? `, ${rows(report.skipped)} imported before (skipped)` : "";
-  return `Recorded ${rows(report.imported)}${skipped}, ${refusedText}.`;
+  // Older servers send no `warnings`.
+  const doubtful = new Set((report.warnings ?? []).map((w) => w.row)).size;
+  const doubtfulText = doubtful
+    ? ` ${doubtful === 1 ? "1 row has" : `${rows(doubtful)} have`} a doubtful odometer (below).`
+    : "";
+  if (report.dryRun)
+    return `Checked: ${rows(report.imported)} would be recorded, ${refusedText}. Nothing was recorded.${doubtfulText}`;
+  return `Recorded ${rows(report.imported)}${skipped}, ${refusedText}.${doubtfulText}`;
+}
+
+/** A report's rows (refused, or recorded with a warning) by line, column and why; the first 50. */
+function ReportRows({
+  rows,
+  caption,
+  testId,
+}: {
+  rows: ImportReport["errors"];
+  caption: string;
+  testId: string;
+}) {
+  if (rows.length === 0) return null;
+  return (
+    <table className="import-errors small" data-testid={testId}>
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Line</th>
+          <th scope="col">Column</th>
+          <th scope="col">Why</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.slice(0, LISTED_ERRORS).map((e, i) => (
+          <tr key={`${e.row}-${e.field}-${i}`}>
+            <td>{e.row}</td>
+            <td>{e.field}</td>
+            <td>{e.message}</td>
+          </tr>
+        ))}
+      </tbody>
+      {rows.length > LISTED_ERRORS && (
+        <tfoot>
+          <tr>
+            <td colSpan={3}>…and {rows.length - LISTED_ERRORS} more.</td>
+          </tr>
+        </tfoot>
+      )}
+    </table>
+  );
 }
 
 /**
@@ -733,6 +779,7 @@ export function ImportDialog({
   }
 
   const errors = report?.errors ?? [];
+  const warnings = report?.warnings ?? [];
   return (
     <Dialog
       title={
@@ -811,34 +858,16 @@ export function ImportDialog({
         <p className="action-status small" role="status" data-testid="import-status">
           {report ? importSummary(report) : ""}
         </p>
-        {errors.length > 0 && (
-          <table className="import-errors small" data-testid="import-errors">
-            <caption>Refused rows (line numbers in the file; the header is line 1)</caption>
-            <thead>
-              <tr>
-                <th scope="col">Line</th>
-                <th scope="col">Column</th>
-                <th scope="col">Why</th>
-              </tr>
-            </thead>
-            <tbody>
-              {errors.slice(0, LISTED_ERRORS).map((e, i) => (
-                <tr key={`${e.row}-${e.field}-${i}`}>
-                  <td>{e.row}</td>
-                  <td>{e.field}</td>
-                  <td>{e.message}</td>
-                </tr>
-              ))}
-            </tbody>
-            {errors.length > LISTED_ERRORS && (
-              <tfoot>
-                <tr>
-                  <td colSpan={3}>…and {errors.length - LISTED_ERRORS} more.</td>
-                </tr>
-              </tfoot>
-            )}
-          </table>
-        )}
+        <ReportRows
+          rows={errors}
+          caption="Refused rows (line numbers in the file; the header is line 1)"
+          testId="import-errors"
+        />
+        <ReportRows
+          rows={warnings}
+          caption="Recorded, but the odometer is doubtful (correct the record if it is a typo)"
+          testId="import-warnings"
+        />
       </form>
     </Dialog>
   );

@@ -1166,6 +1166,50 @@ fn vwc_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<New
     })
 }
 
+/// What the vehicle's records as they now read and the file's other rows make doubtful about each row's
+/// odometer ([`crate::odometer`]: lower than an earlier reading, higher than later ones, further than a
+/// vehicle is driven), by row; the rows are recorded as read all the same. Read before the rows are
+/// recorded; a row imported before meets its own copy, which is no other reading (the same value). Of the
+/// file's rows only those up to a row's time count for it: a typo is the row lower than the ones before
+/// it, not also each earlier row it is lower than.
+pub async fn odometer_warnings(
+    ingestion: &crate::Ingestion,
+    vehicle: &vwc_contracts::Vehicle,
+    rows: &[ImportRow],
+) -> Result<Vec<RowError>, vwc_store::StoreError> {
+    let file: Vec<Option<(DateTime<Utc>, u64)>> = rows
+        .iter()
+        .map(|r| r.event.odometer.map(|v| (r.event.occurred_at, v)))
+        .collect();
+    if file.iter().all(Option::is_none) {
+        return Ok(Vec::new());
+    }
+    let held: Vec<(DateTime<Utc>, u64)> = ingestion
+        .current_events(vehicle)
+        .await?
+        .iter()
+        .filter_map(|e| e.odometer.map(|v| (e.occurred_at, v)))
+        .collect();
+    let mut warnings = Vec::new();
+    for (i, (row, reading)) in rows.iter().zip(&file).enumerate() {
+        let Some(reading) = *reading else { continue };
+        let others = file
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .filter_map(|(_, r)| r.filter(|(at, _)| *at <= reading.0))
+            .chain(held.iter().copied());
+        for message in crate::odometer::reading_warnings(reading, others, vehicle.odometer_unit) {
+            warnings.push(RowError {
+                row: row.row,
+                field: "odometer".into(),
+                message,
+            });
+        }
+    }
+    Ok(warnings)
+}
+
 /// What recording the rows came to.
 #[derive(Debug, Default)]
 pub struct Applied {

@@ -28,11 +28,26 @@ pub fn warnings(
         .iter()
         .filter(|e| e.id != event.id)
         .filter_map(|e| e.odometer.map(|v| (e.occurred_at, v)));
+    reading_warnings((event.occurred_at, value), readings, unit)
+        .into_iter()
+        .map(|message| FieldError {
+            field: "odometer".into(),
+            message,
+        })
+        .collect()
+}
+
+/// [`warnings`] of the reading `value` at `time` among the vehicle's other `readings` (time, value).
+pub fn reading_warnings(
+    (time, value): (DateTime<Utc>, u64),
+    readings: impl IntoIterator<Item = (DateTime<Utc>, u64)>,
+    unit: OdometerUnit,
+) -> Vec<String> {
     // The highest reading up to the record's time (the latest of equal ones), and the later ones below it.
     let mut highest_before: Option<(DateTime<Utc>, u64)> = None;
     let mut lower_later: Vec<(DateTime<Utc>, u64)> = Vec::new();
     for (at, v) in readings {
-        if at <= event.occurred_at {
+        if at <= time {
             if highest_before.is_none_or(|(h_at, h)| v > h || (v == h && at > h_at)) {
                 highest_before = Some((at, v));
             }
@@ -41,27 +56,23 @@ pub fn warnings(
         }
     }
     let mut warnings = Vec::new();
-    let warn = |message: String| FieldError {
-        field: "odometer".into(),
-        message,
-    };
     match highest_before {
-        Some((at, before)) if before > value => warnings.push(warn(format!(
+        Some((at, before)) if before > value => warnings.push(format!(
             "{} is lower than the {} recorded on {}: the maintenance schedule and the valuation leave a \
              reading lower than an earlier one out, as a rollback; if it is a typo, correct the record",
             Distance(value, unit),
             Distance(before, unit),
             at.date_naive()
-        ))),
+        )),
         Some((at, before)) => {
-            let days = ((event.occurred_at - at).num_seconds() as f64 / 86_400.0).max(1.0);
+            let days = ((time - at).num_seconds() as f64 / 86_400.0).max(1.0);
             let per_day = (value - before) as f64 / days;
             let most = match unit {
                 OdometerUnit::Mi => MAX_MILES_A_DAY,
                 OdometerUnit::Km => MAX_KM_A_DAY,
             };
             if per_day > most as f64 {
-                warnings.push(warn(format!(
+                warnings.push(format!(
                     "{} is {} more than the {} recorded on {}, about {} {} a day since: more than a \
                      vehicle is driven; if a digit is wrong, correct the record",
                     Distance(value, unit),
@@ -70,7 +81,7 @@ pub fn warnings(
                     at.date_naive(),
                     Grouped(per_day.round() as u64),
                     unit.as_str()
-                )));
+                ));
             }
         }
         None => {}
@@ -81,14 +92,14 @@ pub fn warnings(
             1 => String::new(),
             n => format!(" and {} more later", n - 1),
         };
-        warnings.push(warn(format!(
+        warnings.push(format!(
             "{} is higher than the {} recorded later, on {}{more}: the maintenance schedule and the \
              valuation will leave {} out, as rollbacks; if this reading is a typo, correct the record",
             Distance(value, unit),
             Distance(first, unit),
             at.date_naive(),
             if lower_later.len() == 1 { "it" } else { "them" },
-        )));
+        ));
     }
     warnings
 }

@@ -207,6 +207,14 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
             anyhow::bail!(message);
         }
     };
+    let warnings = match vwc_ingestion::import::odometer_warnings(&ingestion, &vehicle, &rows).await
+    {
+        Ok(warnings) => warnings,
+        Err(e) => {
+            system.shutdown().await;
+            return Err(e.into());
+        }
+    };
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg}")
@@ -224,13 +232,22 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     finished?;
     errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
+    // A refused row is not recorded: what its odometer would have meant is moot.
+    let mut warnings = warnings;
+    warnings.retain(|w| !errors.iter().any(|e| e.row == w.row));
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "format": format, "dryRun": args.dry_run, "imported": outcome.imported,
-            "skipped": outcome.skipped, "errors": errors,
+            "skipped": outcome.skipped, "errors": errors, "warnings": warnings,
         }))?
     );
+    if !warnings.is_empty() {
+        crate::say!(
+            "{} row(s) recorded with a doubtful odometer (listed under \"warnings\")",
+            warnings.len()
+        );
+    }
     if !errors.is_empty() {
         // The rows without errors are recorded; a script must still be able to tell a partial import from a
         // whole one without reading the report.

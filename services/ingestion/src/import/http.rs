@@ -107,6 +107,10 @@ pub struct ImportReport {
     pub skipped: u64,
     /// Every row refused, with the column and why; none is dropped silently.
     pub errors: Vec<RowError>,
+    /// Rows recorded (with `dryRun`: to be) as read whose odometer the vehicle's records or the file's
+    /// other rows make doubtful: lower than an earlier reading (the schedule and the valuation leave it out
+    /// as a rollback), higher than later ones, or further than a vehicle is driven since the previous one.
+    pub warnings: Vec<RowError>,
 }
 
 /// Import records from CSV
@@ -165,6 +169,9 @@ pub(crate) async fn import_csv(
     };
     let (format, rows, mut errors) = read(&text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = params.dry_run;
+    let warnings = super::odometer_warnings(&caller.ingestion, vehicle, &rows)
+        .await
+        .map_err(ApiError::internal)?;
     let outcome = super::apply(
         &caller.ingestion,
         vehicle,
@@ -178,6 +185,9 @@ pub(crate) async fn import_csv(
     let (imported, skipped) = (outcome.imported, outcome.skipped);
     errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
+    // A refused row is not recorded: what its odometer would have meant is moot.
+    let mut warnings = warnings;
+    warnings.retain(|w| !errors.iter().any(|e| e.row == w.row));
     tracing::info!(vehicle = %vehicle.id, ?format, imported, skipped, refused = errors.len(), dry_run, "CSV import");
     Ok(Json(ImportReport {
         format,
@@ -185,5 +195,6 @@ pub(crate) async fn import_csv(
         imported,
         skipped,
         errors,
+        warnings,
     }))
 }

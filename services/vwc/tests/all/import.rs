@@ -220,6 +220,65 @@ async fn lubelogger_tags_that_name_no_task_are_kept_in_the_notes_and_start_no_sc
     app.stop().await;
 }
 
+/// Probe p44 M6 for files: a dropped digit in one row of a history was recorded without a word, and the
+/// schedule and the valuation then left it out. The row is still recorded; the report's `warnings` name it
+/// (and only it: not the earlier rows it is lower than), against the vehicle's own records too.
+#[tokio::test]
+async fn an_imported_reading_below_an_earlier_one_is_recorded_and_named_in_the_warnings() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 4).await;
+    let (status, _, held) = common::post(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "odometer_reading", "occurredAt": "2025-06-01T12:00:00Z", "odometer": 34_000}),
+    )
+    .await;
+    assert_eq!(status, 201, "{held}");
+    let file = "Date,Odometer,Notes\n2025-02-01,30000,\n2025-03-01,3100,typo\n2025-04-01,31000,\n\
+2025-07-01,33500,\n2025-08-01,abc,\n";
+    let (status, _, dry) = import(&app, &token, &vehicle, "?dryRun=true", file).await;
+    assert_eq!(status, 200, "{dry}");
+    let (status, _, report) = import(&app, &token, &vehicle, "", file).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"], 4, "{report}");
+    assert_eq!(fields(&report), [(6, "Odometer".to_string())], "{report}");
+    assert_eq!(dry["warnings"], report["warnings"], "a dry run warns alike");
+    let warnings: Vec<(u64, String)> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            assert_eq!(w["field"], "odometer");
+            (
+                w["row"].as_u64().unwrap(),
+                w["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(warnings.len(), 2, "{report}");
+    assert_eq!(warnings[0].0, 3);
+    assert!(
+        warnings[0]
+            .1
+            .starts_with("3,100 mi is lower than the 30,000 mi recorded on 2025-02-01"),
+        "{warnings:?}"
+    );
+    // Below the vehicle's own reading of 2025-06-01.
+    assert_eq!(warnings[1].0, 5);
+    assert!(
+        warnings[1]
+            .1
+            .starts_with("33,500 mi is lower than the 34,000 mi recorded on 2025-06-01"),
+        "{warnings:?}"
+    );
+    app.timeline_of_len(&token, &vehicle, 5).await;
+    // A file that fits warns of nothing (an empty list).
+    let fine = "Date,Odometer,Notes\n2025-09-01,35000,\n";
+    let (_, _, report) = import(&app, &token, &vehicle, "", fine).await;
+    assert_eq!(report["warnings"], json!([]), "{report}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_become_fuel_events() {
     let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 2).await;
