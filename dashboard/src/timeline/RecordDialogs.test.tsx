@@ -129,6 +129,32 @@ describe("correcting a record", () => {
     expect(screen.getByRole("button", { name: /^Correct / })).toHaveFocus();
   });
 
+  it("says what the server found doubtful about a corrected odometer, once the dialog closes", async () => {
+    const corrected = oilChange({ odometer: 100 });
+    setup((_url, init) =>
+      init.method === "PATCH"
+        ? json({
+            ...history(corrected),
+            warnings: [
+              {
+                field: "odometer",
+                message: "100 mi is lower than the 900 mi recorded on 2026-03-01",
+              },
+            ],
+          })
+        : undefined,
+    );
+    const dialog = await openAction("Correct");
+    const odometer = within(dialog).getByLabelText("Odometer (mi)");
+    await userEvent.clear(odometer);
+    await userEvent.type(odometer, "100");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(screen.getByTestId("record-warning")).toHaveTextContent(
+      "“Oil change” is corrected. 100 mi is lower than the 900 mi recorded on 2026-03-01.",
+    );
+  });
+
   it("refuses a correction that changes nothing, without sending it", async () => {
     const { fetch } = setup(() => undefined);
     const dialog = await openAction("Correct");

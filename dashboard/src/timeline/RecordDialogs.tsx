@@ -79,7 +79,7 @@ export function CorrectDialog({
   event: VehicleEvent;
   currencies?: readonly string[];
   kinds: readonly EventKind[];
-  onCorrected: (h: EventHistory) => void;
+  onCorrected: (h: EventHistory, warnings: string[]) => void;
   onReloaded: (h: EventHistory) => void;
   onClose: () => void;
 }) {

@@ -331,7 +331,8 @@ export interface Correcting {
   /** The revision `event` is (the history's last): sent as `If-Match`, so a record changed meanwhile is a
    * 409 rather than silently overwritten. */
   revision: number;
-  onCorrected: (h: EventHistory) => void;
+  /** `warnings`: what the server found doubtful about the corrected odometer or date, as sentences. */
+  onCorrected: (h: EventHistory, warnings: string[]) => void;
   /** The record read again after a 409 (changed meanwhile, or voided): the timeline shows it as it now is. */
   onReloaded: (h: EventHistory) => void;
 }
@@ -520,12 +521,18 @@ export function RecordEventForm({
     if (!built.body) return focusFirstError();
     setBusy(true);
     try {
-      const history = await api.json<EventHistory>(eventPath(vehicle.id, event.id), {
-        method: "PATCH",
-        body: built.body,
-        headers: { "If-Match": `"${revision}"` },
-      });
-      correcting?.onCorrected(history);
+      const { warnings, ...history } = await api.json<EventHistory & { warnings?: FieldError[] }>(
+        eventPath(vehicle.id, event.id),
+        {
+          method: "PATCH",
+          body: built.body,
+          headers: { "If-Match": `"${revision}"` },
+        },
+      );
+      correcting?.onCorrected(
+        history,
+        (Array.isArray(warnings) ? warnings : []).map((w) => sentence(w.message)),
+      );
     } catch (err) {
       showApiError(err, "The record could not be corrected. Please try again.");
     } finally {

@@ -383,12 +383,18 @@ export function Timeline({
           kinds={recordable}
           onClose={() => closeDialog()}
           onReloaded={applyHistory}
-          onCorrected={(h) => {
+          onCorrected={(h, warnings) => {
             applyHistory(h);
             setChanged(
-              <>
-                “<bdi>{h.current.title}</bdi>” is corrected.
-              </>,
+              warnings.length > 0 ? (
+                <span className="record-warning" data-testid="record-warning">
+                  “<bdi>{h.current.title}</bdi>” is corrected. {warnings.join(" ")}
+                </span>
+              ) : (
+                <>
+                  “<bdi>{h.current.title}</bdi>” is corrected.
+                </>
+              ),
             );
             closeDialog();
             onRecorded();

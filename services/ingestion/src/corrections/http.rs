@@ -2,8 +2,8 @@
 //! here; [`routes`] registers each handler with its OpenAPI documentation.
 
 use axum::extract::Path;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
@@ -108,14 +108,14 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
 /// `revisions`) the correction is made only if the record is still at that revision, else 409 — so a form
 /// opened on an older version cannot undo a change made since.
 #[route(patch "/v1/vehicles/{id}/events/{eventId}", tag = "timeline", params(VehicleEventPath),
-    body = EventCorrection, ok(200, "Corrected: the record now and its revisions.", EventHistory),
+    body = EventCorrection, ok(200, "Corrected: the record now and its revisions.", CorrectedEvent),
     errors(BodyChange))]
 async fn correct_event(
     caller: VehicleOf<Recording>,
     Path(path): Path<VehicleEventPath>,
     headers: axum::http::HeaderMap,
     body: JsonBody,
-) -> Result<Json<EventHistory>, ApiError> {
+) -> Result<Json<CorrectedEvent>, ApiError> {
     let history = changeable_record(&caller, &path.event_id).await?;
     check_if_match(&headers, &history)?;
     let patch = object(&body)?;
@@ -136,7 +136,33 @@ async fn correct_event(
             caller.traceparent(),
         )
         .await?;
-    Ok(Json(after))
+    // A correction of the odometer or the date is told what the other records make of it, as a new
+    // record is (`POST …/events`'s `warnings`).
+    let (before, now) = (&history.current, &after.current);
+    let warnings = if (before.odometer, before.occurred_at) != (now.odometer, now.occurred_at) {
+        caller
+            .ingestion
+            .odometer_warnings(&caller.vehicle, now)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(CorrectedEvent {
+        history: after,
+        warnings,
+    }))
+}
+
+/// `200` of `PATCH …/events/{eventId}`: the record's history, and what the vehicle's other records make
+/// doubtful about its corrected odometer or date.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectedEvent {
+    #[serde(flatten)]
+    pub history: EventHistory,
+    /// As `POST …/events` gives them (an odometer below an earlier reading, above later ones, further than
+    /// a vehicle is driven), when the correction changed the odometer or the date; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<vwc_contracts::FieldError>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -458,3 +458,29 @@ async fn a_change_based_on_an_older_revision_is_refused_and_changes_nothing() {
     assert_eq!(voided["voided"], true);
     app.stop().await;
 }
+
+/// Probe p44 M6 for corrections: an odometer corrected to below an earlier reading is told so, as a new
+/// record is; a correction that leaves the odometer and the date alone says nothing about them.
+#[tokio::test]
+async fn a_correction_of_the_odometer_below_an_earlier_reading_is_made_with_a_warning() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 41).await;
+    app.record_odometer(&token, &vehicle, 30, 41_250).await;
+    let record = app.record_odometer(&token, &vehicle, 10, 41_900).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{record}");
+    let (status, _, typo) = patch(&app, &token, &path, &json!({"odometer": 4_190})).await;
+    assert_eq!(status, 200, "{typo}");
+    assert_eq!(typo["current"]["odometer"], 4_190, "corrected as asked");
+    assert_eq!(typo["revisions"].as_array().map(Vec::len), Some(2));
+    let message = typo["warnings"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("4,190 mi is lower than the 41,250 mi recorded on "),
+        "{typo}"
+    );
+    let (status, _, notes) = patch(&app, &token, &path, &json!({"notes": "typo"})).await;
+    assert_eq!(status, 200, "{notes}");
+    assert!(notes.get("warnings").is_none(), "{notes}");
+    let (status, _, fixed) = patch(&app, &token, &path, &json!({"odometer": 41_900})).await;
+    assert_eq!(status, 200, "{fixed}");
+    assert!(fixed.get("warnings").is_none(), "{fixed}");
+    app.stop().await;
+}
