@@ -854,6 +854,13 @@ await step("fleet page: chart and counts", async () => {
   );
   const overdue = Number(await page.getByTestId("fleet-overdue").textContent());
   assert(Number.isInteger(overdue) && overdue >= 0, "no overdue count");
+  const vehiclesOverdue = Number(await page.getByTestId("fleet-vehicles-overdue").textContent());
+  assert(
+    Number.isInteger(vehiclesOverdue) &&
+      vehiclesOverdue <= Math.min(overdue, vehicles) &&
+      vehiclesOverdue > 0 === overdue > 0,
+    `vehicles with items overdue ${vehiclesOverdue} beside ${overdue} items of ${vehicles} vehicles`,
+  );
   // Sorting by vehicle name puts the Civic (Honda) before the RAV4 (Toyota).
   await page.getByRole("button", { name: /^Vehicle/ }).click();
   const names = await page.locator(".fleet-table tbody th a").allTextContents();

@@ -79,6 +79,10 @@ describe("FleetPage", () => {
     expect(firstRow).toHaveTextContent("Transit 220");
     expect(within(table).getAllByRole("row")).toHaveLength(FLEET_PAGE_SIZE + 1);
     expect(screen.getByTestId("fleet-vehicles")).toHaveTextContent("230");
+    // Items overdue (0, 1 or 2 a vehicle, 9 for one) against the vehicles with any: 153 of the 230.
+    const items = all.reduce((n, r) => n + r.overdue, 0);
+    expect(screen.getByTestId("fleet-overdue")).toHaveTextContent(String(items));
+    expect(screen.getByTestId("fleet-vehicles-overdue")).toHaveTextContent("153");
 
     await userEvent.click(screen.getByRole("button", { name: /^Vehicle/ }));
     expect(within(table).getAllByRole("row")[1]).toHaveTextContent("Transit 000");
@@ -344,6 +348,7 @@ describe("FleetPage", () => {
       "fleet-vehicles",
       "fleet-due-soon",
       "fleet-overdue",
+      "fleet-vehicles-overdue",
       "fleet-value",
       "fleet-cost",
       "fleet-cost-per-distance",

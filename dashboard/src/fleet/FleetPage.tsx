@@ -252,8 +252,13 @@ export function FleetPage() {
   const current = Math.min(page, pages - 1);
   const visible = sorted.slice(current * FLEET_PAGE_SIZE, (current + 1) * FLEET_PAGE_SIZE);
   const totals = rows.reduce(
-    (t, r) => ({ dueSoon: t.dueSoon + r.row.dueSoon, overdue: t.overdue + r.row.overdue }),
-    { dueSoon: 0, overdue: 0 },
+    (t, r) => ({
+      dueSoon: t.dueSoon + r.row.dueSoon,
+      overdue: t.overdue + r.row.overdue,
+      // A vehicle with three items overdue is three items and one vehicle that needs attention.
+      vehiclesOverdue: t.vehiclesOverdue + (r.row.overdue > 0 ? 1 : 0),
+    }),
+    { dueSoon: 0, overdue: 0, vehiclesOverdue: 0 },
   );
   // The rows' costs summed: the vehicles in the fleet, as every other total here (the API's cost totals
   // also hold what sold and archived vehicles cost while they were in it: the chart shows those).
@@ -331,6 +336,12 @@ export function FleetPage() {
         <div>
           <dt>Items overdue</dt>
           <dd data-testid="fleet-overdue">{fleet.data ? totals.overdue : pending(fleet.error)}</dd>
+        </div>
+        <div>
+          <dt>Vehicles with items overdue</dt>
+          <dd data-testid="fleet-vehicles-overdue">
+            {fleet.data ? totals.vehiclesOverdue : pending(fleet.error)}
+          </dd>
         </div>
         <div>
           <dt>Current value</dt>

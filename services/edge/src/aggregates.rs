@@ -47,6 +47,8 @@ pub struct FleetChange {
     pub vehicles: i64,
     pub due_soon: i64,
     pub overdue: i64,
+    /// Vehicles with at least one item overdue (probe p44 L5: `overdue` counts items).
+    pub vehicles_overdue: i64,
 }
 
 /// The organisation's current value in one currency moves.
@@ -89,6 +91,13 @@ impl FleetMember {
             due_soon,
             overdue,
         }
+    }
+}
+
+impl FleetMember {
+    /// 1 for a counted vehicle with an item overdue: what it adds to the fleet's vehicles overdue.
+    pub fn overdue_vehicle(&self) -> i64 {
+        i64::from(self.counted && self.overdue > 0)
     }
 }
 
@@ -207,8 +216,10 @@ pub fn changes(fact: Fact<'_>) -> Vec<Change> {
                 vehicles: i64::from(after.counted) - i64::from(before.counted),
                 due_soon: after.due_soon - before.due_soon,
                 overdue: after.overdue - before.overdue,
+                vehicles_overdue: after.overdue_vehicle() - before.overdue_vehicle(),
             };
-            if (change.vehicles, change.due_soon, change.overdue) == (0, 0, 0) {
+            let moved = (change.vehicles, change.due_soon, change.overdue);
+            if moved == (0, 0, 0) && change.vehicles_overdue == 0 {
                 Vec::new()
             } else {
                 vec![Change::Fleet(change)]
@@ -567,7 +578,8 @@ mod tests {
                 org_id: "org_a".into(),
                 vehicles: 1,
                 due_soon: 0,
-                overdue: 0
+                overdue: 0,
+                vehicles_overdue: 0
             })]
         );
         assert_eq!(
@@ -580,8 +592,29 @@ mod tests {
                 org_id: "org_a".into(),
                 vehicles: 0,
                 due_soon: -2,
-                overdue: 2
+                overdue: 2,
+                vehicles_overdue: 0
             })]
+        );
+        // Its first overdue item makes the vehicle one of the fleet's overdue; its last one done, no more.
+        let clear = FleetMember::of(true, Some((1, 0)));
+        let overdue = FleetMember::of(true, Some((1, 2)));
+        let moved = |before, after| match changes(Fact::FleetMember {
+            org_id: "org_a",
+            before,
+            after,
+        })
+        .as_slice()
+        {
+            [Change::Fleet(f)] => (f.overdue, f.vehicles_overdue),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(moved(clear, overdue), (2, 1));
+        assert_eq!(moved(overdue, clear), (-2, -1));
+        // Sold with items overdue: it leaves the count with them.
+        assert_eq!(
+            moved(overdue, FleetMember::of(false, Some((1, 2)))),
+            (-2, -1)
         );
         assert!(
             changes(Fact::FleetMember {

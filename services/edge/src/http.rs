@@ -648,6 +648,9 @@ pub struct FleetTotals {
     pub due_soon: u64,
     /// Enabled maintenance items overdue, over the whole fleet.
     pub overdue: u64,
+    /// Vehicles with at least one enabled item overdue: how many need attention now (`overdue` counts
+    /// items; a vehicle with three overdue items is three there and one here).
+    pub vehicles_overdue: u64,
     /// The whole fleet's current value, one total per currency: the rows' `currentValue` summed over
     /// every page (each the value the vehicle's overview shows; a vehicle not valued yet adds nothing).
     pub value: Vec<FleetValue>,
@@ -692,6 +695,7 @@ async fn fleet_overview(
             vehicles: counts.vehicles,
             due_soon: counts.due_soon,
             overdue: counts.overdue,
+            vehicles_overdue: counts.vehicles_overdue,
             value,
         },
         items,

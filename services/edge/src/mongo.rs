@@ -55,7 +55,7 @@ const COST_MONTHS: &str = "cost_months";
 const VEHICLE_COSTS: &str = "vehicle_costs";
 /// `{_id: "<org>|<month>|<kind>|<currency>", org_id, month, kind, currency, total_cents, events}`.
 const FLEET_COST_MONTHS: &str = "fleet_cost_months";
-/// `{_id: org_id, vehicles, due_soon, overdue}`.
+/// `{_id: org_id, vehicles, due_soon, overdue, vehicles_overdue}`.
 const FLEET_COUNTS: &str = "fleet_counts";
 /// `{_id: "<org>|<currency>", org_id, currency, total_cents, vehicles}`.
 const FLEET_VALUES: &str = "fleet_values";
@@ -66,6 +66,9 @@ const AGGREGATES_FILLED: &str = "aggregates";
 /// `{_id: "lifetime"}` once `vehicle_costs` and the stats' `acquisitions` were filled from what the
 /// projection held before them.
 const LIFETIME_FILLED: &str = "lifetime";
+/// `{_id: "overdue_vehicles"}` once `fleet_counts.vehicles_overdue` was filled from the maintenance views
+/// the projection held before it was counted.
+const OVERDUE_FILLED: &str = "overdue_vehicles";
 
 mod fill;
 pub use fill::{FILL_UNIT, FillPlan, FillReport};
@@ -308,6 +311,7 @@ impl MongoEdgeStore {
                 Change::Fleet(f) => {
                     let update = doc! { "$inc": {
                         "vehicles": f.vehicles, "due_soon": f.due_soon, "overdue": f.overdue,
+                        "vehicles_overdue": f.vehicles_overdue,
                     } };
                     self.add_up(session, FLEET_COUNTS, &f.org_id, update, None)
                         .await?;
@@ -510,6 +514,8 @@ struct FleetCountsDoc {
     due_soon: i64,
     #[serde(default)]
     overdue: i64,
+    #[serde(default)]
+    vehicles_overdue: i64,
 }
 
 /// A `fleet_values` document: an organisation's current values in one currency.
@@ -1306,6 +1312,7 @@ impl EdgeStore for MongoEdgeStore {
             vehicles: count(d.vehicles),
             due_soon: count(d.due_soon),
             overdue: count(d.overdue),
+            vehicles_overdue: count(d.vehicles_overdue),
         })
     }
 

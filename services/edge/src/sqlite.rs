@@ -70,6 +70,20 @@ UPDATE vehicle_stats SET acquisitions = a.records
     };
 }
 
+/// Recounts each organisation's vehicles with an item overdue (after `rebuild_aggregates_sql`, which
+/// writes the rows of `fleet_counts`); the rule of `FleetMember::overdue_vehicle`, in SQL. Like the other
+/// two, a schema step runs it as it was written: a change is a new step.
+macro_rules! rebuild_overdue_vehicles_sql {
+    () => {
+        r#"
+UPDATE fleet_counts SET vehicles_overdue = (
+  SELECT count(*) FROM vehicles v JOIN maintenance m ON m.vehicle_id = v.id
+  WHERE v.org_id = fleet_counts.org_id AND m.overdue > 0
+    AND coalesce(json_extract(v.body, '$.status'), 'active') = 'active');
+"#
+    };
+}
+
 /// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
 /// step changed, moved or removed would be run twice, or never, on a database that ran the old list
 /// (`shared/store/migrations.lock` pins them; `VWC_BLESS=1 cargo test -p vwc --lib migrations` records a new one).
@@ -275,6 +289,12 @@ CREATE TRIGGER timeline_versions_on_delete AFTER DELETE ON timeline BEGIN
     ON CONFLICT (org_id, vehicle_id) DO UPDATE SET version = version + 1;
 END;
 "#,
+    // The fleet's vehicles with an item overdue (`fleet_counts.overdue` counts items; probe p44 L5),
+    // counted from what the projection already holds.
+    concat!(
+        "ALTER TABLE fleet_counts ADD COLUMN vehicles_overdue INTEGER NOT NULL DEFAULT 0;",
+        rebuild_overdue_vehicles_sql!()
+    ),
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -451,11 +471,13 @@ fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult
             }
             Change::Fleet(f) => {
                 conn.prepare_cached(
-                    "INSERT INTO fleet_counts (org_id, vehicles, due_soon, overdue) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO fleet_counts (org_id, vehicles, due_soon, overdue, vehicles_overdue)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT DO UPDATE SET vehicles = vehicles + excluded.vehicles,
-                       due_soon = due_soon + excluded.due_soon, overdue = overdue + excluded.overdue",
+                       due_soon = due_soon + excluded.due_soon, overdue = overdue + excluded.overdue,
+                       vehicles_overdue = vehicles_overdue + excluded.vehicles_overdue",
                 )?
-                .execute(params![f.org_id, f.vehicles, f.due_soon, f.overdue])?;
+                .execute(params![f.org_id, f.vehicles, f.due_soon, f.overdue, f.vehicles_overdue])?;
             }
             Change::Value(v) => {
                 conn.prepare_cached(
@@ -1343,12 +1365,13 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
         // One row per organisation, none before its first vehicle.
-        let sql = "SELECT vehicles, due_soon, overdue FROM fleet_counts WHERE org_id = ?1";
+        let sql = "SELECT vehicles, due_soon, overdue, vehicles_overdue FROM fleet_counts WHERE org_id = ?1";
         let counts = self.org_rows(org_id, sql, |r| {
             Ok(FleetCounts {
                 vehicles: r.get::<_, i64>(0)?.max(0) as u64,
                 due_soon: r.get::<_, i64>(1)?.max(0) as u64,
                 overdue: r.get::<_, i64>(2)?.max(0) as u64,
+                vehicles_overdue: r.get::<_, i64>(3)?.max(0) as u64,
             })
         });
         Ok(counts.await?.pop().unwrap_or_default())
@@ -1579,6 +1602,7 @@ fn rebuild_aggregates(conn: &mut rusqlite::Connection) -> StoreResult<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(rebuild_aggregates_sql!())?;
     tx.execute_batch(rebuild_lifetime_sql!())?;
+    tx.execute_batch(rebuild_overdue_vehicles_sql!())?;
     tx.commit()?;
     Ok(())
 }

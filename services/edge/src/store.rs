@@ -375,6 +375,8 @@ pub struct FleetCounts {
     pub vehicles: u64,
     pub due_soon: u64,
     pub overdue: u64,
+    /// Vehicles with at least one enabled item overdue.
+    pub vehicles_overdue: u64,
 }
 
 /// A fleet row: the vehicle, how many maintenance items need attention and what it is worth now.

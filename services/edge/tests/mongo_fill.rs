@@ -193,6 +193,7 @@ async fn documents(db: &MongoDb) -> Vec<String> {
                 && zero("vehicles")
                 && zero("due_soon")
                 && zero("overdue")
+                && zero("vehicles_overdue")
             {
                 continue;
             }
@@ -423,6 +424,11 @@ async fn a_database_with_aggregates_but_no_lifetime_totals_gets_them_in_units() 
             .update_many(doc! {}, doc! { "$unset": { "acquisitions": "" } })
             .await
             .unwrap();
+        // Nor did it count the vehicles with an item overdue.
+        (db.collection("fleet_counts"))
+            .update_many(doc! {}, doc! { "$unset": { "vehicles_overdue": "" } })
+            .await
+            .unwrap();
         (db.collection("edge_meta"))
             .delete_many(doc! { "_id": { "$ne": "aggregates" } })
             .await
@@ -431,12 +437,61 @@ async fn a_database_with_aggregates_but_no_lifetime_totals_gets_them_in_units() 
         assert_eq!(
             report,
             FillReport {
-                units: fleet.in_timeline / UNIT + 1,
+                units: fleet.in_timeline / UNIT + 1 + fleet.registered / UNIT + 1,
                 finished: true
             }
         );
         assert_eq!(reads(&store).await, expected_reads);
         assert_eq!(documents(&db).await, expected_documents);
+    })
+    .await;
+}
+
+/// Probe p44 L5: a database whose aggregates and lifetime totals an older version filled counts no
+/// vehicles with an item overdue (`fleet_counts.overdue` counts items); they are counted in units from the
+/// maintenance views, to what the incremental path counts, sold and archived vehicles left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_filled_before_overdue_vehicles_were_counted_gets_them_in_units() {
+    on_fresh_database(|client, name| async move {
+        let (store, _) = open(&client, &name, plan(None)).await;
+        let fleet = old_fleet(&store).await;
+        let db = MongoDb::new(client.clone(), &name);
+        let (expected_reads, expected_documents) = (reads(&store).await, documents(&db).await);
+        assert!(
+            expected_reads
+                .iter()
+                .any(|r| r.starts_with("FleetCounts") && !r.contains("vehicles_overdue: 0 ")),
+            "the old fleet has vehicles overdue: {expected_reads:?}"
+        );
+        drop(store);
+        (db.collection("fleet_counts"))
+            .update_many(doc! {}, doc! { "$unset": { "vehicles_overdue": "" } })
+            .await
+            .unwrap();
+        (db.collection("edge_meta"))
+            .delete_many(doc! { "_id": "overdue_vehicles" })
+            .await
+            .unwrap();
+        let (store, report) = open(&client, &name, plan(None)).await;
+        assert_eq!(
+            report,
+            FillReport {
+                units: fleet.registered / UNIT + 1,
+                finished: true
+            }
+        );
+        assert_eq!(reads(&store).await, expected_reads);
+        assert_eq!(documents(&db).await, expected_documents);
+        // Opened again: nothing more to fill.
+        drop(store);
+        let (_, again) = open(&client, &name, plan(None)).await;
+        assert_eq!(
+            again,
+            FillReport {
+                units: 0,
+                finished: true
+            }
+        );
     })
     .await;
 }

@@ -1363,16 +1363,18 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
 /// evaluation that arrives before the registration counts once the vehicle is registered.
 async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(store: Store) {
     use vwc_edge::store::FleetCounts;
-    let counts = |vehicles, due_soon, overdue| FleetCounts {
+    // Vehicles, items due soon, items overdue, vehicles with an item overdue.
+    let counts = |vehicles, due_soon, overdue, vehicles_overdue| FleetCounts {
         vehicles,
         due_soon,
         overdue,
+        vehicles_overdue,
     };
     let fleet_counts = |org_id: &'static str| {
         let store = store.clone();
         async move { store.fleet_counts(&org(org_id)).await.unwrap() }
     };
-    assert_eq!(fleet_counts("org_a").await, counts(0, 0, 0));
+    assert_eq!(fleet_counts("org_a").await, counts(0, 0, 0, 0));
     for id in ["veh_1", "veh_2", "veh_3"] {
         register(&store, "org_a", id).await;
     }
@@ -1380,19 +1382,26 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
     // veh_4's evaluation arrives before its registration.
     let early = oil("veh_4", 5, MaintenanceStatus::Overdue);
     maintain(&store, "org_a", &early).await;
-    assert_eq!(fleet_counts("org_a").await, counts(3, 1, 1));
+    assert_eq!(fleet_counts("org_a").await, counts(3, 1, 1, 1));
     register(&store, "org_a", "veh_4").await;
-    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2));
+    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2, 2));
     // A re-registration does not count twice; an older evaluation changes nothing; a newer one replaces.
     register(&store, "org_a", "veh_4").await;
     let older = oil("veh_1", 4, MaintenanceStatus::Overdue);
     maintain(&store, "org_a", &older).await;
-    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2));
+    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2, 2));
     maintain(&store, "org_a", &oil("veh_1", 6, MaintenanceStatus::Ok)).await;
-    assert_eq!(fleet_counts("org_a").await, counts(4, 0, 1));
+    assert_eq!(fleet_counts("org_a").await, counts(4, 0, 1, 1));
+    // A second overdue item of the same vehicle is one more item, not one more vehicle (probe p44 L5).
+    let mut two = oil("veh_4", 7, MaintenanceStatus::Overdue);
+    let mut brakes = two.items[0].clone();
+    brakes.task = "brakes".into();
+    two.items.push(brakes);
+    maintain(&store, "org_a", &two).await;
+    assert_eq!(fleet_counts("org_a").await, counts(4, 0, 2, 1));
     // The counts equal the rows summed over every page.
     let mut after: Option<VehicleId> = None;
-    let mut summed = counts(0, 0, 0);
+    let mut summed = counts(0, 0, 0, 0);
     loop {
         let page = store
             .fleet(&org("org_a"), Page::after(after.as_ref(), 1))
@@ -1402,11 +1411,12 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         summed.vehicles += 1;
         summed.due_soon += u64::from(row.due_soon);
         summed.overdue += u64::from(row.overdue);
+        summed.vehicles_overdue += u64::from(row.overdue > 0);
         after = Some(row.vehicle.vehicle.id.clone());
     }
     assert_eq!(summed, fleet_counts("org_a").await);
     register(&store, "org_b", "veh_9").await;
-    assert_eq!(fleet_counts("org_b").await, counts(1, 0, 0));
+    assert_eq!(fleet_counts("org_b").await, counts(1, 0, 0, 0));
 }
 
 /// Whatever the range, the buckets equal the timeline's costly events summed by hand: whole months come

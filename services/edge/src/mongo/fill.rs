@@ -1,14 +1,15 @@
 //! The edge's one-time fills on a database an older version wrote: the aggregates (`cost_months`,
-//! `fleet_cost_months`, `fleet_counts`, `fleet_values`, marker `edge_meta/aggregates`) and the lifetime
-//! totals (`vehicle_costs`, `vehicle_stats.acquisitions`, marker `edge_meta/lifetime`), recomputed from
-//! the projection (timeline, vehicles, maintenance, current valuations).
+//! `fleet_cost_months`, `fleet_counts`, `fleet_values`, marker `edge_meta/aggregates`), the lifetime
+//! totals (`vehicle_costs`, `vehicle_stats.acquisitions`, marker `edge_meta/lifetime`) and the fleet's
+//! vehicles with an item overdue (`fleet_counts.vehicles_overdue`, marker `edge_meta/overdue_vehicles`),
+//! recomputed from the projection (timeline, vehicles, maintenance, current valuations).
 //!
 //! # Units
 //!
 //! A fill is a run of **units**, each its own transaction over at most [`FillPlan::unit`] vehicles (or
 //! current valuations), so no transaction grows with the database (MongoDB aborts one older than
 //! `transactionLifetimeLimitSeconds`, 60 s by default). The fill of the aggregates has three passes, the
-//! lifetime fill one:
+//! lifetime fill and the overdue vehicles' one each:
 //! - **costs**: the next vehicles of the timeline in (organisation, vehicle) order. Each vehicle's live
 //!   costly records (not voided) are folded through [`changes`], the rules of the incremental path, and
 //!   its own documents — `cost_months`, `vehicle_costs`, `vehicle_stats.acquisitions` — are **set** to
@@ -19,6 +20,8 @@
 //!   counts to its organisation's `fleet_counts`.
 //! - **values**: the next `current_valuations` by id; each whose vehicle is not sold or archived adds its
 //!   value to its organisation's `fleet_values`.
+//! - **overdue vehicles**: the members pass for `vehicles_overdue` alone (a database whose aggregates an
+//!   older version filled, before the field was counted: it holds none, so adding the shares is right).
 //!
 //! # Exactly once, resumable
 //!
@@ -60,8 +63,8 @@ use vwc_store::mongo::{int, required_text, text};
 
 use super::{
     AGGREGATES_FILLED, COST_MONTHS, CURRENT_VALUATIONS, FLEET_COST_MONTHS, LIFETIME_FILLED, META,
-    MongoEdgeStore, TIMELINE, VEHICLE_COSTS, VEHICLE_STATS, VEHICLES, cost_documents,
-    current_value_of, decode_body, is_active,
+    MongoEdgeStore, OVERDUE_FILLED, TIMELINE, VEHICLE_COSTS, VEHICLE_STATS, VEHICLES,
+    cost_documents, current_value_of, decode_body, is_active,
 };
 use crate::aggregates::{Change, Fact, FleetChange, FleetMember, ValueChange, changes};
 
@@ -110,6 +113,8 @@ enum Pass {
     Members,
     /// `current_valuations`: the organisation's value per currency.
     Values,
+    /// `vehicles`: the organisation's vehicles with an item overdue, alone.
+    OverdueVehicles,
 }
 
 impl Pass {
@@ -119,6 +124,7 @@ impl Pass {
             Pass::VehicleCosts => "vehicle costs",
             Pass::Members => "fleet members",
             Pass::Values => "fleet values",
+            Pass::OverdueVehicles => "overdue vehicles",
         }
     }
 
@@ -126,7 +132,7 @@ impl Pass {
     fn walks(self) -> &'static str {
         match self {
             Pass::FleetCosts | Pass::VehicleCosts => VEHICLE_STATS,
-            Pass::Members => VEHICLES,
+            Pass::Members | Pass::OverdueVehicles => VEHICLES,
             Pass::Values => CURRENT_VALUATIONS,
         }
     }
@@ -142,13 +148,19 @@ struct Fill {
 const AGGREGATES: Fill = Fill {
     marker: AGGREGATES_FILLED,
     passes: &[Pass::FleetCosts, Pass::Members, Pass::Values],
-    marks: &[AGGREGATES_FILLED, LIFETIME_FILLED],
+    marks: &[AGGREGATES_FILLED, LIFETIME_FILLED, OVERDUE_FILLED],
 };
 
 const LIFETIME: Fill = Fill {
     marker: LIFETIME_FILLED,
     passes: &[Pass::VehicleCosts],
     marks: &[LIFETIME_FILLED],
+};
+
+const OVERDUE_VEHICLES: Fill = Fill {
+    marker: OVERDUE_FILLED,
+    passes: &[Pass::OverdueVehicles],
+    marks: &[OVERDUE_FILLED],
 };
 
 /// Where a fill stands (`edge_meta/<marker>.progress`): the pass, the last key it did in that pass
@@ -225,9 +237,22 @@ impl MongoEdgeStore {
             ..plan
         };
         let lifetime = self.run_fill(&LIFETIME, plan).await?;
+        if !lifetime.finished {
+            return Ok(FillReport {
+                units: aggregates.units + lifetime.units,
+                finished: false,
+            });
+        }
+        let plan = FillPlan {
+            units_at_most: plan
+                .units_at_most
+                .map(|most| most.saturating_sub(lifetime.units)),
+            ..plan
+        };
+        let overdue = self.run_fill(&OVERDUE_VEHICLES, plan).await?;
         Ok(FillReport {
-            units: aggregates.units + lifetime.units,
-            finished: lifetime.finished,
+            units: aggregates.units + lifetime.units + overdue.units,
+            finished: overdue.finished,
         })
     }
 
@@ -334,7 +359,8 @@ impl MongoEdgeStore {
         let taken = match pass {
             Pass::FleetCosts => self.costs_unit(session, &at, unit, true).await?,
             Pass::VehicleCosts => self.costs_unit(session, &at, unit, false).await?,
-            Pass::Members => self.members_unit(session, &at.after, unit).await?,
+            Pass::Members => self.members_unit(session, &at.after, unit, false).await?,
+            Pass::OverdueVehicles => self.members_unit(session, &at.after, unit, true).await?,
             Pass::Values => self.values_unit(session, &at.after, unit).await?,
         };
         at.units += 1;
@@ -608,12 +634,14 @@ impl MongoEdgeStore {
     }
 
     /// A members unit: the next vehicles by id after `after`; each active one adds itself and its
-    /// attention counts to its organisation's `fleet_counts`.
+    /// attention counts to its organisation's `fleet_counts` — with `overdue_only`, only whether it has an
+    /// item overdue (`vehicles_overdue`).
     async fn members_unit(
         &self,
         session: &mut ClientSession,
         after: &str,
         unit: usize,
+        overdue_only: bool,
     ) -> StoreResult<Taken> {
         let membership = doc! { "org_id": 1, "status": 1 };
         let vehicles = self
@@ -650,11 +678,15 @@ impl MongoEdgeStore {
                         vehicles: 0,
                         due_soon: 0,
                         overdue: 0,
+                        vehicles_overdue: 0,
                         ..f.clone()
                     });
-                    sum.vehicles += f.vehicles;
-                    sum.due_soon += f.due_soon;
-                    sum.overdue += f.overdue;
+                    if !overdue_only {
+                        sum.vehicles += f.vehicles;
+                        sum.due_soon += f.due_soon;
+                        sum.overdue += f.overdue;
+                    }
+                    sum.vehicles_overdue += f.vehicles_overdue;
                 }
             }
         }

@@ -18,10 +18,10 @@ const ORG: &str = "org_fleet";
 /// What the fleet routes answer, gathered over every page.
 #[derive(Debug, PartialEq)]
 struct Fleet {
-    /// (vehicles, dueSoon, overdue) as the totals say, on every page.
-    totals: Vec<(u64, u64, u64)>,
-    /// (vehicles, dueSoon, overdue) summed by hand over the rows of every page.
-    rows: (u64, u64, u64),
+    /// (vehicles, dueSoon, overdue, vehiclesOverdue) as the totals say, on every page.
+    totals: Vec<(u64, u64, u64, u64)>,
+    /// The same summed by hand over the rows of every page (a row with an item overdue counts one vehicle).
+    rows: (u64, u64, u64, u64),
     value: Value,
     costs: BTreeMap<String, Value>,
 }
@@ -43,7 +43,7 @@ async fn every_page(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
 
 async fn fleet(app: &TestApp, token: &str) -> Fleet {
     let mut totals = Vec::new();
-    let mut rows = (0, 0, 0);
+    let mut rows = (0, 0, 0, 0);
     let mut value = Value::Null;
     for page in every_page(app, token, "/v1/fleet/overview?limit=2").await {
         let t = &page["totals"];
@@ -51,12 +51,14 @@ async fn fleet(app: &TestApp, token: &str) -> Fleet {
             t["vehicles"].as_u64().unwrap(),
             t["dueSoon"].as_u64().unwrap(),
             t["overdue"].as_u64().unwrap(),
+            t["vehiclesOverdue"].as_u64().unwrap(),
         ));
         value = t["value"].clone();
         for r in page["items"].as_array().unwrap() {
             rows.0 += 1;
             rows.1 += r["dueSoon"].as_u64().unwrap();
             rows.2 += r["overdue"].as_u64().unwrap();
+            rows.3 += u64::from(r["overdue"].as_u64().unwrap() > 0);
         }
     }
     let mut costs = BTreeMap::new();
@@ -207,6 +209,8 @@ async fn fleet_totals_cover_every_page_and_costs_equal_the_events_summed_by_hand
         seen.rows.2 >= 2,
         "the two stale oil changes are overdue: {seen:?}"
     );
+    // Items overdue against vehicles overdue (probe p44 L5): two vehicles, however many items each.
+    assert_eq!(seen.rows.3, 2, "{seen:?}");
     for (query, expected) in expected_costs(&vehicles) {
         assert_eq!(seen.costs[&query], expected, "{query}");
     }
