@@ -1190,24 +1190,15 @@ pub async fn odometer_warnings(
         .iter()
         .filter_map(|e| e.odometer.map(|v| (e.occurred_at, v)))
         .collect();
-    let mut warnings = Vec::new();
-    for (i, (row, reading)) in rows.iter().zip(&file).enumerate() {
-        let Some(reading) = *reading else { continue };
-        let others = file
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .filter_map(|(_, r)| r.filter(|(at, _)| *at <= reading.0))
-            .chain(held.iter().copied());
-        for message in crate::odometer::reading_warnings(reading, others, vehicle.odometer_unit) {
-            warnings.push(RowError {
-                row: row.row,
-                field: "odometer".into(),
-                message,
-            });
-        }
-    }
-    Ok(warnings)
+    let warnings = crate::odometer::file_warnings(&file, held, vehicle.odometer_unit);
+    Ok(warnings
+        .into_iter()
+        .map(|(i, message)| RowError {
+            row: rows[i].row,
+            field: "odometer".into(),
+            message,
+        })
+        .collect())
 }
 
 /// What recording the rows came to.
