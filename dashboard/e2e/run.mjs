@@ -35,6 +35,19 @@ async function startVwc() {
   return url;
 }
 
+/** The demo RAV4's id and its timeline's first 200 records, read through the API with the page's token. */
+async function rav4Timeline() {
+  return page.evaluate(async () => {
+    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
+    const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+    const rav4 = vehicles.items.find((v) => v.model === "RAV4");
+    const events = await (
+      await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
+    ).json();
+    return { vehicleId: rav4.id, items: events.items };
+  });
+}
+
 async function axeCheck(label) {
   const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
   // Evaluated through the DevTools protocol, which the page's CSP does not govern.
@@ -308,15 +321,9 @@ await step("record an event: a good one appears", async () => {
   const item = page.locator(".event", { hasText: "E2E oil and filter change" });
   await item.waitFor();
   await page.locator(".event.highlighted", { hasText: "E2E oil and filter change" }).waitFor();
-  const recorded = await page.evaluate(async () => {
-    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
-    const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
-    const rav4 = vehicles.items.find((v) => v.model === "RAV4");
-    const events = await (
-      await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
-    ).json();
-    return events.items.find((e) => e.title === "E2E oil and filter change");
-  });
+  const recorded = (await rav4Timeline()).items.find(
+    (e) => e.title === "E2E oil and filter change",
+  );
   assert(
     recorded?.costCents === 6240,
     `a cost typed "62,40" was recorded as ${recorded?.costCents} cents, not 6240`,
@@ -344,20 +351,21 @@ await step("record an event: a reading below an earlier one is kept with a warni
   await axeCheck("record warning");
   await shot("record-warning");
   // Voided again through the API, so the steps after this one see the demo as before.
-  const voided = await page.evaluate(async () => {
-    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
-    const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
-    const rav4 = vehicles.items.find((v) => v.model === "RAV4");
-    const events = await (
-      await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
-    ).json();
-    const typo = events.items.find((e) => e.kind === "odometer_reading" && e.odometer === 5261);
-    const r = await fetch(`/v1/vehicles/${rav4.id}/events/${typo.id}?reason=typo`, {
-      method: "DELETE",
-      headers: { ...h, "If-Match": '"1"' },
-    });
-    return r.status;
-  });
+  const rav4 = await rav4Timeline();
+  const typo = rav4.items.find((e) => e.kind === "odometer_reading" && e.odometer === 5261);
+  const voided = await page.evaluate(
+    async ([vehicleId, eventId]) => {
+      const r = await fetch(`/v1/vehicles/${vehicleId}/events/${eventId}?reason=typo`, {
+        method: "DELETE",
+        headers: {
+          Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}`,
+          "If-Match": '"1"',
+        },
+      });
+      return r.status;
+    },
+    [rav4.vehicleId, typo?.id],
+  );
   assert(voided === 200, `voiding the typo answered ${voided}`);
 });
 
