@@ -290,10 +290,15 @@ async fn record_event(
         .ingestion
         .record_event(vehicle, new, EventSource::User, key, caller.traceparent())
         .await?;
+    // Advisory: the record is stored already, so a failed read of the others is no failed request.
     let warnings = caller
         .ingestion
         .odometer_warnings(vehicle, &recorded.event)
-        .await?;
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(vehicle = %vehicle.id, error = %e, "odometer warnings not read");
+            Vec::new()
+        });
     let mut response = Created(RecordedEvent {
         event: recorded.event,
         warnings,

@@ -167,9 +167,10 @@ pub fn file_warnings(
             continue;
         };
         let k = held.partition_point(|&(h, _)| h <= at);
-        let later = match lowest_after[k] < value {
-            true => &held[k..],
-            false => &[][..],
+        let later = if lowest_after[k] < value {
+            &held[k..]
+        } else {
+            &[][..]
         };
         let others = highest[i].into_iter().chain(later.iter().copied());
         for message in reading_warnings((at, value), others, unit) {

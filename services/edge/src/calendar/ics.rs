@@ -1,7 +1,7 @@
 //! Rendering maintenance items as an iCalendar document: pure, no I/O. One all-day `VEVENT` per enabled
 //! item with a date: the date it falls due or the date its mileage is projected to be reached, whichever
-//! comes first — an overdue item's is the day the feed is read. The `UID` is the vehicle and the task, so a refreshed feed moves the event instead of
-//! adding another.
+//! comes first — an overdue item's is the day the feed is read. The `UID` is the vehicle and the task, so
+//! a refreshed feed moves the event instead of adding another.
 
 use std::fmt::Write as _;
 
@@ -128,11 +128,11 @@ fn event(
     let day = placed_on(item, due, today);
     let end = day.checked_add_days(Days::new(1)).unwrap_or(day);
     // An overdue item moves to each new day it is read on: its sequence grows with the day too.
-    let revised = match day > date {
-        true => v
-            .evaluated_at
-            .max(day.and_time(chrono::NaiveTime::MIN).and_utc()),
-        false => v.evaluated_at,
+    let revised = if day > date {
+        v.evaluated_at
+            .max(day.and_time(chrono::NaiveTime::MIN).and_utc())
+    } else {
+        v.evaluated_at
     };
     let status = status_words(item.status);
     let mut description = format!("Status: {status}. {}", item.reason);

@@ -140,10 +140,11 @@ async fn correct_event(
     // record is (`POST …/events`'s `warnings`).
     let (before, now) = (&history.current, &after.current);
     let warnings = if (before.odometer, before.occurred_at) != (now.odometer, now.occurred_at) {
-        caller
-            .ingestion
-            .odometer_warnings(&caller.vehicle, now)
-            .await?
+        // Advisory: the correction is stored already, so a failed read is no failed request.
+        (caller.ingestion.odometer_warnings(&caller.vehicle, now).await).unwrap_or_else(|e| {
+            tracing::warn!(vehicle = %caller.vehicle.id, error = %e, "odometer warnings not read");
+            Vec::new()
+        })
     } else {
         Vec::new()
     };
