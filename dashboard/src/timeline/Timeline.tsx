@@ -318,9 +318,7 @@ export function Timeline({
             // Kept as sent, but doubtful (an odometer below an earlier reading): said where corrections are.
             setChanged(
               warnings.length > 0 ? (
-                <span className="record-warning" data-testid="record-warning">
-                  “<bdi>{event.title}</bdi>” is recorded. {warnings.join(" ")}
-                </span>
+                <Doubtful title={event.title} done="recorded" warnings={warnings} />
               ) : null,
             );
             // The read model catches up through the bus a moment later: show the recorded event now.
@@ -387,9 +385,7 @@ export function Timeline({
             applyHistory(h);
             setChanged(
               warnings.length > 0 ? (
-                <span className="record-warning" data-testid="record-warning">
-                  “<bdi>{h.current.title}</bdi>” is corrected. {warnings.join(" ")}
-                </span>
+                <Doubtful title={h.current.title} done="corrected" warnings={warnings} />
               ) : (
                 <>
                   “<bdi>{h.current.title}</bdi>” is corrected.
@@ -634,6 +630,23 @@ const EventItem = memo(function EventItem({
     </li>
   );
 });
+
+/** A record recorded or corrected as sent, with what the server found doubtful about it (its warnings). */
+function Doubtful({
+  title,
+  done,
+  warnings,
+}: {
+  title: string;
+  done: "recorded" | "corrected";
+  warnings: string[];
+}) {
+  return (
+    <span className="record-warning" data-testid="record-warning">
+      “<bdi>{title}</bdi>” is {done}. {warnings.join(" ")}
+    </span>
+  );
+}
 
 function FragmentPair({ term, value }: { term: string; value: string }) {
   return (

@@ -1122,9 +1122,11 @@ impl Ctx<'_> {
                 if slots.either.is_empty()
                     && slots.task.is_none()
                     && !subject.ends_with('s')
-                    && !["the ", "a ", "an ", "my ", "your "]
-                        .iter()
-                        .any(|a| subject.to_lowercase().starts_with(a)) =>
+                    && !["the ", "a ", "an ", "my ", "your "].iter().any(|a| {
+                        subject
+                            .get(..a.len())
+                            .is_some_and(|w| w.eq_ignore_ascii_case(a))
+                    }) =>
             {
                 format!("the {}", isolated(subject))
             }

@@ -1201,6 +1201,13 @@ pub async fn odometer_warnings(
         .collect())
 }
 
+/// `warnings` without those of a refused row (in `errors`): a row not recorded has no odometer to doubt.
+pub fn without_refused(mut warnings: Vec<RowError>, errors: &[RowError]) -> Vec<RowError> {
+    let refused: std::collections::HashSet<u64> = errors.iter().map(|e| e.row).collect();
+    warnings.retain(|w| !refused.contains(&w.row));
+    warnings
+}
+
 /// What recording the rows came to.
 #[derive(Debug, Default)]
 pub struct Applied {

@@ -232,9 +232,7 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     finished?;
     errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
-    // A refused row is not recorded: what its odometer would have meant is moot.
-    let mut warnings = warnings;
-    warnings.retain(|w| !errors.iter().any(|e| e.row == w.row));
+    let warnings = vwc_ingestion::import::without_refused(warnings, &errors);
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({

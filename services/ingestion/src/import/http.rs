@@ -185,9 +185,7 @@ pub(crate) async fn import_csv(
     let (imported, skipped) = (outcome.imported, outcome.skipped);
     errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
-    // A refused row is not recorded: what its odometer would have meant is moot.
-    let mut warnings = warnings;
-    warnings.retain(|w| !errors.iter().any(|e| e.row == w.row));
+    let warnings = super::without_refused(warnings, &errors);
     tracing::info!(vehicle = %vehicle.id, ?format, imported, skipped, refused = errors.len(), dry_run, "CSV import");
     Ok(Json(ImportReport {
         format,
