@@ -1,13 +1,17 @@
-//! `GET /v1/vehicles/{id}/export?format=csv|json`: a vehicle's whole history out of the read model, oldest
-//! first, in columns `POST /v1/vehicles/{id}/imports` reads back (the round trip).
+//! `GET /v1/vehicles/{id}/export?format=csv|json|zip`: a vehicle's whole history out of the read model,
+//! oldest first, in columns `POST /v1/vehicles/{id}/imports` reads back (the round trip); `zip` adds the
+//! records' receipts and documents ([`RecordFiles`]) to that CSV in one archive.
 
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_http::openapi::ResourceQuery;
+use vwc_http::openapi::{BinaryFile, Conflict, ResourceQuery};
 use vwc_http::route;
 use vwc_http::{ApiError, FindVehicle, VehiclePath, VehicleScope};
 
@@ -16,6 +20,66 @@ use crate::http::EdgeState;
 use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
 use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRef};
+use crate::zip::Archive;
+
+/// The problem type (`https://vwc.dev/problems/archive-unavailable`, 409) of asking for a `zip` export
+/// where this server does not hold the files (they are kept in S3: the attachment routes hand each one out).
+pub const ARCHIVE_UNAVAILABLE: &str = "archive-unavailable";
+/// The problem type (`https://vwc.dev/problems/archive-too-large`, 409) of a `zip` export whose files do
+/// not fit one archive (65,535 files or 4 GiB).
+pub const ARCHIVE_TOO_LARGE: &str = "archive-too-large";
+
+/// A file of an exported record, as [`RecordFiles::list`] names it.
+#[derive(Debug, Clone)]
+pub struct ExportFile {
+    /// Its path in the archive: `<eventId>/<fileName>` (a name two files of a record share gets the
+    /// attachment's id in front).
+    pub path: String,
+    pub event_id: String,
+    pub attachment_id: String,
+    pub size: u64,
+    pub uploaded_at: chrono::DateTime<chrono::Utc>,
+    /// Its entry in `attachments.json`: `{path, eventId, attachment}`.
+    pub entry: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// The file is not where it was listed (removed in between, or its size changed).
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The receipts and documents of a vehicle's records, where this server keeps them (the data dir's
+/// attachments; a deployment that keeps them in S3 has none, and its `zip` export is a 409).
+#[async_trait::async_trait]
+pub trait RecordFiles: Send + Sync {
+    /// The files of these records (their ids, in the export's order), each record's oldest first.
+    async fn list(
+        &self,
+        org: &str,
+        vehicle: &str,
+        events: &[&str],
+    ) -> Result<Vec<ExportFile>, FilesError>;
+    /// A listed file's content.
+    async fn read(
+        &self,
+        org: &str,
+        vehicle: &str,
+        file: &ExportFile,
+    ) -> Result<Vec<u8>, FilesError>;
+}
+
+/// The manifest of an export's files (`attachments.json` of the archive and of `vwc export --files`).
+pub fn manifest(vehicle: &str, files: &[ExportFile]) -> Result<String, serde_json::Error> {
+    let entries: Vec<&serde_json::Value> = files.iter().map(|f| &f.entry).collect();
+    Ok(
+        serde_json::to_string_pretty(&serde_json::json!({"vehicleId": vehicle, "files": entries}))?
+            + "\n",
+    )
+}
 
 /// The CSV columns, in order. `odometerUnit` (the vehicle's, on every row) lets an import into a vehicle
 /// of the other unit refuse the rows instead of reading miles as kilometres.
@@ -42,7 +106,8 @@ pub fn routes() -> OpenApiRouter<EdgeState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `csv` (the default) or `json`.
+    /// `csv` (the default), `json`, or `zip`: `history.csv`, `attachments.json` and every exported
+    /// record's files as `<eventId>/<fileName>`.
     format: Option<String>,
 }
 
@@ -111,24 +176,62 @@ pub fn to_csv(
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8"))
 }
 
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Json,
+    Zip,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Zip => "zip",
+        }
+    }
+}
+
 /// Export a vehicle's history
 ///
 /// Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
 /// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt, odometerUnit`, which
 /// `POST /v1/vehicles/{id}/imports` reads back into another vehicle of the same unit, or `json`
-/// (`{vehicleId, odometerUnit, events}`).
+/// (`{vehicleId, odometerUnit, events}`), or `zip`: an archive (stored, not compressed; its
+/// `Content-Length` is known up front) of that CSV as `history.csv`, each exported record's receipts and
+/// documents as `<eventId>/<fileName>`, and `attachments.json` listing them (`{vehicleId, files: [{path,
+/// eventId, attachment}]}`). A voided record is not exported, nor are its files. Where the files are kept
+/// in S3, `zip` is a 409 of type `https://vwc.dev/problems/archive-unavailable` (download each through the
+/// attachment routes); files that do not fit one archive (65,535 files, 4 GiB) a 409 of type
+/// `https://vwc.dev/problems/archive-too-large`.
 #[route(get "/v1/vehicles/{id}/export", tag = "timeline", params(VehiclePath, ExportQuery),
-    ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"))),
-    errors(ResourceQuery))]
+    ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"),
+        (BinaryFile = "application/zip"))),
+    errors(ResourceQuery, 409 => Conflict))]
 async fn export(
     State(state): State<EdgeState>,
     VehicleScope { vehicle, .. }: VehicleScope<ReadVehicles>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = match query.format.as_deref() {
-        None | Some("csv") => true,
-        Some("json") => false,
-        Some(_) => return Err(ApiError::field("format", "must be csv or json")),
+    let format = match query.format.as_deref() {
+        None | Some("csv") => Format::Csv,
+        Some("json") => Format::Json,
+        Some("zip") => Format::Zip,
+        Some(_) => return Err(ApiError::field("format", "must be csv, json or zip")),
+    };
+    let files = match (format, &state.files) {
+        (Format::Zip, None) => {
+            return Err(ApiError::ConflictOf {
+                kind: ARCHIVE_UNAVAILABLE,
+                detail:
+                    "this deployment keeps files in S3, not on this server: export the history as \
+                         CSV or JSON and download each record's files through its attachment routes"
+                        .into(),
+            });
+        }
+        (_, files) => files.clone(),
     };
     let unit = state
         .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
@@ -139,26 +242,131 @@ async fn export(
     let events = history(state.store.as_ref(), &vehicle)
         .await
         .map_err(ApiError::internal)?;
-    let mut response = if csv {
-        let body = to_csv(&events, unit).map_err(ApiError::internal)?;
-        let mut r = body.into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
-        r
-    } else {
-        axum::Json(serde_json::json!({"vehicleId": id, "odometerUnit": unit, "events": events}))
-            .into_response()
+    let mut response = match (format, files) {
+        (Format::Json, _) => {
+            axum::Json(serde_json::json!({"vehicleId": id, "odometerUnit": unit, "events": events}))
+                .into_response()
+        }
+        (Format::Zip, Some(files)) => {
+            let csv = to_csv(&events, unit).map_err(ApiError::internal)?;
+            archive(files, &vehicle, &events, csv, state.clock.now()).await?
+        }
+        (_, _) => {
+            let body = to_csv(&events, unit).map_err(ApiError::internal)?;
+            let mut r = body.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            r
+        }
     };
     let name = format!(
         "attachment; filename=\"{id}-history.{}\"",
-        if csv { "csv" } else { "json" }
+        format.extension()
     );
     if let Ok(v) = HeaderValue::from_str(&name) {
         response
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, v);
     }
+    Ok(response)
+}
+
+/// A file's content when it is as long as listed (the archive's length was counted from the listing).
+fn as_listed(content: Vec<u8>, file: &ExportFile) -> Result<Vec<u8>, FilesError> {
+    if content.len() as u64 == file.size {
+        Ok(content)
+    } else {
+        Err(FilesError::Gone(format!(
+            "{} is {} bytes, listed as {}",
+            file.path,
+            content.len(),
+            file.size
+        )))
+    }
+}
+
+/// The `zip` export: `history.csv` and `attachments.json` first, then each file read as it is sent (one
+/// file in memory at a time), then the archive's directory. Everything is listed and sized before the
+/// answer starts, so a vehicle whose files do not fit one archive is refused with a problem, not cut off.
+async fn archive(
+    files: Arc<dyn RecordFiles>,
+    vehicle: &VehicleRef,
+    events: &[serde_json::Value],
+    csv: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, ApiError> {
+    let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+    let listed = files
+        .list(&org, &id, &ids)
+        .await
+        .map_err(ApiError::internal)?;
+    let manifest = manifest(&id, &listed).map_err(ApiError::internal)?;
+    let length = Archive::length(
+        [
+            ("history.csv", csv.len() as u64),
+            ("attachments.json", manifest.len() as u64),
+        ]
+        .into_iter()
+        .chain(listed.iter().map(|f| (f.path.as_str(), f.size))),
+    )
+    .map_err(|too_large| ApiError::ConflictOf {
+        kind: ARCHIVE_TOO_LARGE,
+        detail: format!(
+            "the records' files do not fit one archive ({too_large}): export the history as CSV and \
+             download the files through the attachment routes, or run `vwc export --files DIR`"
+        ),
+    })?;
+    let mut archive = Archive::new();
+    let mut head = archive.file("history.csv", now, csv.as_bytes());
+    head.extend(archive.file("attachments.json", now, manifest.as_bytes()));
+    struct Sending {
+        archive: Option<Archive>,
+        files: std::vec::IntoIter<ExportFile>,
+        store: Arc<dyn RecordFiles>,
+        org: String,
+        vehicle: String,
+    }
+    let sending = Sending {
+        archive: Some(archive),
+        files: listed.into_iter(),
+        store: files,
+        org,
+        vehicle: id,
+    };
+    let rest = futures::stream::unfold(sending, |mut s| async move {
+        let mut archive = s.archive.take()?;
+        let Some(file) = s.files.next() else {
+            return Some((Ok(Bytes::from(archive.finish())), s));
+        };
+        let read = s.store.read(&s.org, &s.vehicle, &file).await;
+        match read.and_then(|content| as_listed(content, &file)) {
+            Ok(content) => {
+                let chunk = archive.file(&file.path, file.uploaded_at, &content);
+                s.archive = Some(archive);
+                Some((Ok(Bytes::from(chunk)), s))
+            }
+            // The answer has begun: it ends short of its `Content-Length`, which every client reports
+            // as a failed download, and the stream ends (no archive left to write to).
+            Err(e) => {
+                tracing::error!(vehicle = %s.vehicle, file = %file.path, error = %e,
+                    "zip export cut off");
+                Some((Err(std::io::Error::other(e.to_string())), s))
+            }
+        }
+    });
+    let body = futures::StreamExt::chain(
+        futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }),
+        rest,
+    );
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     Ok(response)
 }

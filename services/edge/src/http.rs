@@ -54,6 +54,8 @@ pub struct EdgeState {
     pub clock: SharedClock,
     /// Timeline pages kept under their vehicle's timeline version (`--timeline-cache-mib`).
     pub pages: Arc<crate::page_cache::PageCache>,
+    /// The records' files for `GET …/export?format=zip`; `None` where this server does not keep them (S3).
+    pub files: Option<Arc<dyn crate::export::RecordFiles>>,
 }
 
 /// The request's `If-None-Match` header, when it came (the one header a conditional page reads; taking it

@@ -18,6 +18,7 @@ pub mod search;
 pub mod sqlite;
 pub mod store;
 pub mod timeline_page;
+pub mod zip;
 
 pub use consumer::EdgeConsumer;
 #[cfg(feature = "aws")]

@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vwc_ingestion::attachments::AttachmentStore;
+use vwc_edge::export::{ExportFile, FilesError, RecordFiles};
 use vwc_ingestion::attachments::fs::FsAttachmentStore;
 #[cfg(feature = "aws")]
 use vwc_ingestion::attachments::s3::S3AttachmentStore;
+use vwc_ingestion::attachments::{AttachmentStore, Content, EventKey};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum AttachmentsChoice {
@@ -47,4 +48,107 @@ pub async fn open(
             return Err(crate::built_without_aws("--attachments-bucket (S3)"));
         }
     })
+}
+
+/// The records' files a server can put in a `zip` export: the data dir's; none from S3 (its files are
+/// handed out one by one, pre-signed).
+pub fn record_files(choice: &AttachmentsChoice, data_dir: &Path) -> Option<Arc<dyn RecordFiles>> {
+    match choice {
+        AttachmentsChoice::Files => Some(Arc::new(DataDirFiles::new(data_dir))),
+        AttachmentsChoice::S3 { .. } => None,
+    }
+}
+
+/// The files of exported records from `<data-dir>/attachments`: `GET …/export?format=zip` and
+/// `vwc export --files`.
+pub struct DataDirFiles {
+    store: FsAttachmentStore,
+}
+
+impl DataDirFiles {
+    pub fn new(data_dir: &Path) -> DataDirFiles {
+        DataDirFiles {
+            store: FsAttachmentStore::new(data_dir),
+        }
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> FilesError {
+    FilesError::Failed(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl RecordFiles for DataDirFiles {
+    async fn list(
+        &self,
+        org: &str,
+        vehicle: &str,
+        events: &[&str],
+    ) -> Result<Vec<ExportFile>, FilesError> {
+        let with_files = self
+            .store
+            .events_with_files(org, vehicle)
+            .await
+            .map_err(failed)?;
+        let mut listed = Vec::new();
+        for event in events.iter().filter(|e| with_files.contains(**e)) {
+            let Some(key) = EventKey::new(org, vehicle, event) else {
+                continue;
+            };
+            let mut used = std::collections::HashSet::new();
+            for attachment in self.store.list(&key).await.map_err(failed)? {
+                // Stored names are cleaned already (no path, no control characters); never an empty or
+                // dot name, and a name two files of the record share gets the attachment's id in front.
+                let stored = attachment.file_name.trim_start_matches('.');
+                let mut name = if stored.is_empty() {
+                    format!("{}.{}", attachment.id, attachment.content_type.extension())
+                } else {
+                    stored.to_string()
+                };
+                if !used.insert(name.clone()) {
+                    name = format!("{}-{name}", attachment.id);
+                    used.insert(name.clone());
+                }
+                let path = format!("{}/{name}", key.event);
+                listed.push(ExportFile {
+                    entry: serde_json::json!({
+                        "path": path,
+                        "eventId": key.event,
+                        "attachment": attachment,
+                    }),
+                    path,
+                    event_id: key.event.clone(),
+                    attachment_id: attachment.id,
+                    size: attachment.size_bytes,
+                    uploaded_at: attachment.uploaded_at,
+                });
+            }
+        }
+        Ok(listed)
+    }
+
+    async fn read(
+        &self,
+        org: &str,
+        vehicle: &str,
+        file: &ExportFile,
+    ) -> Result<Vec<u8>, FilesError> {
+        let gone = || FilesError::Gone(format!("{} is no longer kept", file.path));
+        let key = EventKey::new(org, vehicle, &file.event_id).ok_or_else(gone)?;
+        let attachment = self
+            .store
+            .get(&key, &file.attachment_id)
+            .await
+            .map_err(failed)?
+            .ok_or_else(gone)?;
+        match self
+            .store
+            .content(&key, &attachment)
+            .await
+            .map_err(failed)?
+        {
+            Content::Bytes(bytes) => Ok(bytes),
+            Content::Redirect(_) => Err(failed("the data dir's store answered a URL")),
+        }
+    }
 }

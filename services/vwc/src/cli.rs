@@ -91,7 +91,7 @@ impl DataDir {
     fn existing_records(&self) -> anyhow::Result<&DataDir> {
         self.existing_or(
             "; for a MongoDB deployment (no SQLite databases) use the API instead: \
-             `GET /v1/vehicles/{id}/export?format=csv|json` and `POST /v1/vehicles/{id}/imports` \
+             `GET /v1/vehicles/{id}/export?format=csv|json|zip` and `POST /v1/vehicles/{id}/imports` \
              (docs/import.md)",
         )
     }

@@ -90,6 +90,8 @@ pub struct HttpSettings {
     pub chat_llm: Option<Arc<vwc_chat_historian::LlmProvider>>,
     /// Where event attachments are kept.
     pub attachments: Arc<dyn vwc_ingestion::attachments::AttachmentStore>,
+    /// The records' files a `zip` export puts in its archive (`None` where they are kept in S3).
+    pub record_files: Option<Arc<dyn vwc_edge::export::RecordFiles>>,
     /// Where users reach this service (`--public-url`): signed calendar URLs start with it.
     pub public_url: Option<Arc<str>>,
     /// The reminders' settle time (`VWC_NOTIFICATION_SETTLE_SECONDS`): what a change of preferences
@@ -346,6 +348,7 @@ impl System {
                 .context("the chat LLM provider")?
                 .map(Arc::new),
             attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
+            record_files: crate::attachments::record_files(&opts.attachments, &opts.data_dir),
         };
         // The bus the relays publish to; `/readyz` asks it too.
         let shared_bus: Arc<dyn Bus> = match &opts.bus {
@@ -675,6 +678,7 @@ impl ApiRoutes {
             verifier: verifier.clone(),
             clock: shared_clock.clone(),
             pages: http.timeline_pages.clone(),
+            files: http.record_files.clone(),
         };
         let schedules = vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone())
             .with_clock(shared_clock.clone());
@@ -974,6 +978,7 @@ mod tests {
             )
             .await
             .unwrap(),
+            record_files: None,
             public_url: None,
             notification_settle: Duration::ZERO,
             email: false,

@@ -298,6 +298,8 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             )
             .await?
         },
+        // The files are in S3: a `zip` export is a 409 there (docs/import.md).
+        record_files: None,
     };
     let router = crate::embedded::ApiRoutes::undocumented().into_router(
         &rt.stores,
@@ -404,6 +406,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
             std::path::Path::new("/tmp"),
         )
         .await?,
+        record_files: None,
     };
     let clock = vwc_http::Clock::default();
     let router = crate::embedded::with_http_layers(

@@ -332,9 +332,9 @@ fn files_dir_is_empty(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Copies the attachments of `events` (the exported records, as JSON) from the data dir's files into
-/// `dir/<eventId>/<fileName>` (a name two files share gets the attachment's id in front), and lists them in
-/// `dir/attachments.json`; answers how many files and bytes. A voided record is not exported, and so
-/// neither are its files.
+/// `dir/<eventId>/<fileName>` — the layout of the API's `zip` export (`crate::attachments::DataDirFiles`
+/// names them) — and lists them in `dir/attachments.json`; answers how many files and bytes. A voided
+/// record is not exported, and so neither are its files.
 async fn export_files(
     data_dir: &std::path::Path,
     org: &str,
@@ -342,59 +342,25 @@ async fn export_files(
     events: &[serde_json::Value],
     dir: &std::path::Path,
 ) -> anyhow::Result<(usize, u64)> {
-    use vwc_ingestion::attachments::{AttachmentStore, Content, EventKey};
-    let store = vwc_ingestion::attachments::fs::FsAttachmentStore::new(data_dir);
+    use vwc_edge::export::RecordFiles;
+    let files = crate::attachments::DataDirFiles::new(data_dir);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut listed = Vec::new();
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+    let listed = files.list(org, vehicle, &ids).await?;
     let mut bytes = 0u64;
-    for event in events {
-        let Some(key) = event["id"]
-            .as_str()
-            .and_then(|id| EventKey::new(org, vehicle, id))
-        else {
-            continue;
-        };
-        let attachments = store.list(&key).await?;
-        if attachments.is_empty() {
-            continue;
+    for file in &listed {
+        let content = files.read(org, vehicle, file).await?;
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let event_dir = dir.join(&key.event);
-        std::fs::create_dir_all(&event_dir)
-            .with_context(|| format!("creating {}", event_dir.display()))?;
-        let mut used = std::collections::HashSet::new();
-        for attachment in attachments {
-            let Content::Bytes(content) = store.content(&key, &attachment).await? else {
-                anyhow::bail!("attachment {} is not kept in the data dir", attachment.id);
-            };
-            // Stored names are cleaned already (no path, no control characters); never an empty or dot name.
-            let stored = attachment.file_name.trim_start_matches('.');
-            let mut name = if stored.is_empty() {
-                format!("{}.{}", attachment.id, attachment.content_type.extension())
-            } else {
-                stored.to_string()
-            };
-            if !used.insert(name.clone()) {
-                name = format!("{}-{name}", attachment.id);
-                used.insert(name.clone());
-            }
-            let path = event_dir.join(&name);
-            std::fs::write(&path, &content)
-                .with_context(|| format!("writing {}", path.display()))?;
-            bytes += content.len() as u64;
-            listed.push(serde_json::json!({
-                "path": format!("{}/{name}", key.event),
-                "eventId": key.event,
-                "attachment": attachment,
-            }));
-        }
+        std::fs::write(&path, &content).with_context(|| format!("writing {}", path.display()))?;
+        bytes += content.len() as u64;
     }
     let manifest = dir.join("attachments.json");
-    std::fs::write(
-        &manifest,
-        serde_json::to_string_pretty(&serde_json::json!({"vehicleId": vehicle, "files": listed}))?
-            + "\n",
-    )
-    .with_context(|| format!("writing {}", manifest.display()))?;
+    std::fs::write(&manifest, vwc_edge::export::manifest(vehicle, &listed)?)
+        .with_context(|| format!("writing {}", manifest.display()))?;
     Ok((listed.len(), bytes))
 }
 

@@ -23,6 +23,35 @@ impl FsAttachmentStore {
         }
     }
 
+    /// The ids of a vehicle's events that have a directory of files (one read of the vehicle's directory,
+    /// so an export of thousands of records lists only those with files).
+    pub async fn events_with_files(
+        &self,
+        org: &str,
+        vehicle: &str,
+    ) -> std::io::Result<std::collections::HashSet<String>> {
+        if !super::is_plain_id(org) || !super::is_plain_id(vehicle) {
+            return Ok(Default::default());
+        }
+        let dir = self.root.join(org).join(vehicle);
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+                Err(e) => return Err(e),
+            };
+            let mut out = std::collections::HashSet::new();
+            for entry in entries {
+                if let Ok(name) = entry?.file_name().into_string() {
+                    out.insert(name);
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     fn dir(&self, key: &EventKey) -> PathBuf {
         self.root.join(&key.org).join(&key.vehicle).join(&key.event)
     }

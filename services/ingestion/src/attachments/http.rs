@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
+use vwc_http::openapi::BinaryFile;
 use vwc_http::route;
 use vwc_http::{ApiError, Auth, Created, Disposition, FileHeaders, Json, Query, file_response};
 
@@ -232,22 +233,6 @@ impl<A: Access> FromRequestParts<AttachmentState> for EventFiles<A> {
 fn new_id() -> String {
     format!("att_{}", uuid::Uuid::now_v7().simple())
 }
-
-/// A file's raw bytes (OpenAPI: a binary string).
-pub struct BinaryFile;
-
-impl utoipa::PartialSchema for BinaryFile {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .description(Some("The file's bytes."))
-            .into()
-    }
-}
-
-impl ToSchema for BinaryFile {}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]

@@ -410,6 +410,19 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     // Another organisation: 404, no URL.
     let response = download_with(&plain, &app, &stranger, &path, &direct).await;
     assert_eq!(response.status(), 404);
+    // The files are in the bucket, not on this server: no archive of them, said by the problem's type.
+    let vehicle = path.split('/').nth(3).unwrap();
+    let (status, content_type, problem) = get(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{vehicle}/export?format=zip"),
+    )
+    .await;
+    assert_problem(status, &content_type, &problem, 409);
+    assert_eq!(
+        problem["type"],
+        "https://vwc.dev/problems/archive-unavailable"
+    );
     app.stop().await;
 }
 
@@ -507,6 +520,91 @@ async fn parallel_uploads_to_one_event_stop_at_the_limit() {
     assert_eq!((created, refused), (20, 10), "{statuses:?}");
     let listed = app.get_ok(&owner, &path).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(20));
+    app.stop().await;
+}
+
+/// `GET …/export?format=zip`: one archive of the announced length holding `history.csv` (the CSV export,
+/// byte for byte), `attachments.json` and each exported record's files as `vwc export --files` lays them
+/// out; a voided record's file is not in it; a viewer may download it, another organisation gets 404, and
+/// an unknown format is a 422 naming the three.
+#[tokio::test]
+async fn the_zip_export_holds_the_history_and_each_records_files() {
+    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 25).await;
+    let pdf_file = ("invoice.pdf", "application/pdf");
+    let invoice = uploaded(&app, &owner, &path, pdf_file, pdf()).await;
+    let again = uploaded(&app, &owner, &path, pdf_file, pdf()).await;
+    let photo = uploaded(&app, &owner, &path, ("photo.jpg", "image/jpeg"), jpeg()).await;
+    let other = json!({"kind": "repair", "occurredAt": "2025-06-01T10:00:00Z", "title": "Wiper motor",
+        "costCents": 12000, "currency": "USD"});
+    let voided_id = record(&app, &owner, &vehicle, other).await;
+    let voided_path = format!("/v1/vehicles/{vehicle}/events/{voided_id}/attachments");
+    uploaded(
+        &app,
+        &owner,
+        &voided_path,
+        ("wiper.pdf", "application/pdf"),
+        pdf(),
+    )
+    .await;
+    void(&app, &owner, &vehicle, &voided_id, "wrong car").await;
+    // A record without files is in the history, not in the files.
+    let plain = json!({"kind": "odometer_reading", "occurredAt": "2025-07-01T10:00:00Z", "odometer": 31000});
+    record(&app, &owner, &vehicle, plain).await;
+    app.timeline_of_len(&owner, &vehicle, 2).await;
+
+    let export = format!("/v1/vehicles/{vehicle}/export");
+    let zip = app.get(&owner, &format!("{export}?format=zip")).await;
+    assert_eq!(zip.status(), 200);
+    let headers = zip.headers().clone();
+    assert_eq!(headers["content-type"], "application/zip");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"{vehicle}-history.zip\"").as_str()
+    );
+    let bytes = zip.bytes().await.unwrap();
+    assert_eq!(
+        headers["content-length"].to_str().unwrap(),
+        bytes.len().to_string()
+    );
+    let files = vwc_edge::zip::read(&bytes).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let twice = format!("{event_id}/{}-invoice.pdf", again["id"].as_str().unwrap());
+    assert_eq!(
+        names,
+        [
+            "history.csv",
+            "attachments.json",
+            &format!("{event_id}/invoice.pdf"),
+            &twice,
+            &format!("{event_id}/photo.jpg"),
+        ]
+    );
+    let csv = app.get(&owner, &export).await.bytes().await.unwrap();
+    assert_eq!(files[0].1, csv.to_vec());
+    assert_eq!(
+        (&files[2].1, &files[3].1, &files[4].1),
+        (&pdf(), &pdf(), &jpeg())
+    );
+    let manifest: Value = serde_json::from_slice(&files[1].1).unwrap();
+    assert_eq!(manifest["vehicleId"], vehicle.as_str());
+    let listed = manifest["files"].as_array().unwrap();
+    assert_eq!(pluck(&manifest["files"], "path"), names[2..].to_vec());
+    assert_eq!(listed[0]["attachment"]["id"], invoice["id"]);
+    assert_eq!(listed[2]["attachment"]["id"], photo["id"]);
+    assert_eq!(listed[2]["eventId"], event_id.as_str());
+
+    // Roles and tenancy as for the history itself.
+    let viewer = app.token("org_a", &[Role::Viewer]);
+    let seen = app.get(&viewer, &format!("{export}?format=zip")).await;
+    assert_eq!(seen.status(), 200);
+    assert_eq!(seen.bytes().await.unwrap(), bytes);
+    let stranger = app.token("org_b", &[Role::Owner]);
+    let (status, content_type, problem) =
+        get(&app, &stranger, &format!("{export}?format=zip")).await;
+    assert_problem(status, &content_type, &problem, 404);
+    let (status, content_type, problem) = get(&app, &owner, &format!("{export}?format=tar")).await;
+    assert_problem(status, &content_type, &problem, 422);
+    assert_eq!(problem["errors"][0]["message"], "must be csv, json or zip");
     app.stop().await;
 }
 
