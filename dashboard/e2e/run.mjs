@@ -1230,7 +1230,24 @@ await step("vehicle actions: edit details, calendar link, export, import", async
     `the export holds ${csv.slice(0, 200)}`,
   );
   await dialog.getByText(`Downloaded “${name}”.`).waitFor();
+  // The same history with its files: one ZIP archive (its first local header, its manifest, its end record).
+  await dialog.getByLabel("ZIP").check();
+  const zipDownload = page.waitForEvent("download");
+  await dialog.getByRole("button", { name: "Download" }).click();
+  const zipFile = await zipDownload;
+  assert(/-history-\d{4}-\d{2}-\d{2}\.zip$/.test(zipFile.suggestedFilename()), "zip name");
+  const zip = readFileSync(await zipFile.path());
+  assert(
+    zip.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")) &&
+      zip.includes("history.csv") &&
+      zip.includes("attachments.json") &&
+      zip.includes("Alternator replaced") &&
+      zip.subarray(zip.length - 22, zip.length - 18).equals(Buffer.from("PK\x05\x06", "latin1")),
+    `the archive begins ${zip.subarray(0, 40).toString("latin1")}`,
+  );
+  await dialog.getByText(`Downloaded “${zipFile.suggestedFilename()}”.`).waitFor();
   await axeCheck("export dialog");
+  await shot("vehicle-export");
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
 

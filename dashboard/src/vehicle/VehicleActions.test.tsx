@@ -499,7 +499,8 @@ describe("importing", () => {
 });
 
 describe("exporting", () => {
-  it("downloads the history with the bearer token under a file name saying what it is", async () => {
+  /** The RAV4's page with the export dialog open, `respond` answering `…/export`; what was downloaded. */
+  async function openExport(respond: (url: URL) => Response) {
     const blobs: Blob[] = [];
     const created = vi.fn((b: Blob) => {
       blobs.push(b);
@@ -516,32 +517,40 @@ describe("exporting", () => {
       clicked.push(this);
     });
     const fetch = serve(rav4);
-    const events = { vehicleId: "veh_1", events: [{ id: "evt_1" }] };
-    fetch.mockImplementation((input, init = {}) => {
+    fetch.mockImplementation((input) => {
       const url = new URL(String(input), "http://localhost");
-      if (url.pathname.endsWith("/export"))
-        return Promise.resolve(
-          url.searchParams.get("format") === "json"
-            ? json(events)
-            : new Response("id,occurredAt\n", { headers: { "Content-Type": "text/csv" } }),
-        );
+      if (url.pathname.endsWith("/export")) return Promise.resolve(respond(url));
       if (url.pathname === "/v1/vehicles") return Promise.resolve(json({ items: [rav4] }));
       if (url.pathname.endsWith("/overview"))
         return Promise.resolve(json({ vehicle: rav4, maintenance: [], costs: [] }));
       return Promise.resolve(json({ items: [] }));
-      void init;
     });
     renderWithApi(<VehiclePage vehicleId="veh_1" />, vi.fn(), ["viewer"]);
     const user = userEvent.setup();
     await user.click(await screen.findByRole("button", { name: "Export history" }));
     const dialog = await screen.findByRole("dialog", { name: /^Export the history/ });
+    return { blobs, clicked, fetch, user, dialog };
+  }
+
+  /** Today's file name of the RAV4's history in `format`. */
+  function todaysName(format: string): string {
+    const day = new Date();
+    const pad = (n: number) => String(n).padStart(2, "0");
+    return `2021-toyota-rav4-blue-history-${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}.${format}`;
+  }
+
+  it("downloads the history with the bearer token under a file name saying what it is", async () => {
+    const events = { vehicleId: "veh_1", events: [{ id: "evt_1" }] };
+    const { blobs, clicked, fetch, user, dialog } = await openExport((url) =>
+      url.searchParams.get("format") === "json"
+        ? json(events)
+        : new Response("id,occurredAt\n", { headers: { "Content-Type": "text/csv" } }),
+    );
     await waitFor(() => expect(within(dialog).getByLabelText("CSV")).toHaveFocus());
     await user.click(within(dialog).getByLabelText("JSON"));
     await user.click(within(dialog).getByRole("button", { name: "Download" }));
 
-    const day = new Date();
-    const pad = (n: number) => String(n).padStart(2, "0");
-    const name = `2021-toyota-rav4-blue-history-${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}.json`;
+    const name = todaysName("json");
     await within(dialog).findByText(`Downloaded “${name}”.`);
     const request = fetch.mock.calls.find(([u]) => String(u).includes("/export"))!;
     expect(String(request[0])).toBe("/v1/vehicles/veh_1/export?format=json");
@@ -550,6 +559,41 @@ describe("exporting", () => {
     expect(clicked[0]!.download).toBe(name);
     expect(clicked[0]!.href).toBe("blob:http://localhost/1");
     expect(JSON.parse(await blobs[0]!.text())).toEqual(events);
+  });
+
+  it("downloads the history with its files as a ZIP, and says why where the server keeps none", async () => {
+    const archive = new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
+    let kept = false;
+    const { blobs, clicked, fetch, user, dialog } = await openExport(() =>
+      kept
+        ? new Response(archive, { headers: { "Content-Type": "application/zip" } })
+        : problem(
+            409,
+            "this deployment keeps files in S3, not on this server",
+            undefined,
+            "archive-unavailable",
+          ),
+    );
+    expect(within(dialog).getByLabelText("ZIP")).toHaveAccessibleDescription(
+      /receipts and documents/,
+    );
+    await user.click(within(dialog).getByLabelText("ZIP"));
+    await user.click(within(dialog).getByRole("button", { name: "Download" }));
+    await within(dialog).findByText(/keeps files in S3/);
+    expect(clicked).toHaveLength(0);
+
+    kept = true;
+    await user.click(within(dialog).getByRole("button", { name: "Download" }));
+    const name = todaysName("zip");
+    await within(dialog).findByText(`Downloaded “${name}”.`);
+    const requests = fetch.mock.calls.filter(([u]) => String(u).includes("/export"));
+    expect(requests.map(([u]) => String(u))).toEqual([
+      "/v1/vehicles/veh_1/export?format=zip",
+      "/v1/vehicles/veh_1/export?format=zip",
+    ]);
+    expect((requests[1]![1]!.headers as Record<string, string>).Accept).toBe("application/zip");
+    expect(clicked[0]!.download).toBe(name);
+    expect(new Uint8Array(await blobs[0]!.arrayBuffer())).toEqual(archive);
   });
 
   it("names the file from the vehicle, without accents or punctuation, else by its id", () => {

@@ -876,7 +876,7 @@ export function ImportDialog({
 // ---------------------------------------------------------------------------------------------------------
 // Export
 
-export type ExportFormat = "csv" | "json";
+export type ExportFormat = "csv" | "json" | "zip";
 
 /** `2021-toyota-rav4-blue-history-2026-12-02.csv`: the vehicle, what it is and the day, for a file name. */
 export function exportFileName(vehicle: Vehicle, format: ExportFormat, now = new Date()): string {
@@ -892,6 +892,13 @@ export function exportFileName(vehicle: Vehicle, format: ExportFormat, now = new
     .replace(/-+$/, "");
   return `${slug || vehicle.id}-history-${today(now)}.${format}`;
 }
+
+/** What each format is asked for as. */
+const ACCEPT: Record<ExportFormat, string> = {
+  csv: "text/csv",
+  json: "application/json",
+  zip: "application/zip",
+};
 
 /** How long a downloaded file's object URL is kept before it is revoked. */
 const REVOKE_AFTER_MS = 10_000;
@@ -913,7 +920,7 @@ export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: 
     setError(undefined);
     try {
       const res = await api.raw(`${vehiclePath(vehicle)}/export?format=${format}`, {
-        headers: { Accept: format === "csv" ? "text/csv" : "application/json" },
+        headers: { Accept: ACCEPT[format] },
       });
       const blob = await res.blob();
       const name = exportFileName(vehicle, format);
@@ -947,7 +954,7 @@ export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: 
       <div className="record" ref={here}>
         <fieldset className="unit-choice">
           <legend>Format</legend>
-          {(["csv", "json"] as const).map((choice) => (
+          {(["csv", "json", "zip"] as const).map((choice) => (
             <Check
               key={choice}
               type="radio"
@@ -965,9 +972,12 @@ export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: 
           <span className="hint" id={`${id}-json-hint`}>
             JSON holds every record as the API returns it.
           </span>
+          <span className="hint" id={`${id}-zip-hint`}>
+            ZIP holds the CSV with every record&apos;s receipts and documents, a folder a record.
+          </span>
         </fieldset>
         <p className="muted small">
-          Every current record, oldest first; voided records are left out.
+          Every current record, oldest first; voided records (and their files) are left out.
         </p>
         <ErrorText error={error} />
         <div className="actions">
