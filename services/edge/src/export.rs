@@ -287,23 +287,42 @@ fn as_listed(content: Vec<u8>, file: &ExportFile) -> Result<Vec<u8>, FilesError>
     }
 }
 
-/// The `zip` export: `history.csv` and `attachments.json` first, then each file read as it is sent (one
-/// file in memory at a time), then the archive's directory. Everything is listed and sized before the
-/// answer starts, so a vehicle whose files do not fit one archive is refused with a problem, not cut off.
-async fn archive(
+/// Why a `zip` export could not begin.
+#[derive(Debug, thiserror::Error)]
+pub enum ZipExportError {
+    #[error("listing the records' files: {0}")]
+    Listing(#[from] FilesError),
+    #[error("the records' files do not fit one archive ({0})")]
+    TooLarge(#[from] crate::zip::TooLarge),
+    #[error("the manifest: {0}")]
+    Manifest(#[from] serde_json::Error),
+}
+
+/// A `zip` export ready to send: its exact length, how many of the records' files it holds, and its bytes
+/// as they are read.
+pub struct ZipExport {
+    pub length: u64,
+    pub files: usize,
+    pub bytes: futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+/// The `zip` export of a vehicle's `events` (its history as JSON, `csv` that history as CSV):
+/// `history.csv` and `attachments.json` first, then each file read as it is sent (one file in memory at a
+/// time), then the archive's directory. Everything is listed and sized before the first byte, so files that
+/// do not fit one archive are refused, not cut off; a file that cannot be read later ends the stream with
+/// an error, short of `length`. `GET …/export?format=zip` and `vwc export --format zip` send it.
+pub async fn zip_export(
     files: Arc<dyn RecordFiles>,
-    vehicle: &VehicleRef,
+    org: &str,
+    vehicle: &str,
     events: &[serde_json::Value],
     csv: String,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Response, ApiError> {
-    let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
+) -> Result<ZipExport, ZipExportError> {
+    let (org, id) = (org.to_string(), vehicle.to_string());
     let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
-    let listed = files
-        .list(&org, &id, &ids)
-        .await
-        .map_err(ApiError::internal)?;
-    let manifest = manifest(&id, &listed).map_err(ApiError::internal)?;
+    let listed = files.list(&org, &id, &ids).await?;
+    let manifest = manifest(&id, &listed)?;
     let length = Archive::length(
         [
             ("history.csv", csv.len() as u64),
@@ -311,14 +330,8 @@ async fn archive(
         ]
         .into_iter()
         .chain(listed.iter().map(|f| (f.path.as_str(), f.size))),
-    )
-    .map_err(|too_large| ApiError::ConflictOf {
-        kind: ARCHIVE_TOO_LARGE,
-        detail: format!(
-            "the records' files do not fit one archive ({too_large}): export the history as CSV and \
-             download the files through the attachment routes, or run `vwc export --files DIR`"
-        ),
-    })?;
+    )?;
+    let count = listed.len();
     let mut archive = Archive::new();
     let mut head = archive.file("history.csv", now, csv.as_bytes());
     head.extend(archive.file("attachments.json", now, manifest.as_bytes()));
@@ -357,16 +370,45 @@ async fn archive(
             }
         }
     });
-    let body = futures::StreamExt::chain(
+    let bytes = futures::StreamExt::chain(
         futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }),
         rest,
     );
-    let mut response = Body::from_stream(body).into_response();
+    Ok(ZipExport {
+        length,
+        files: count,
+        bytes: futures::StreamExt::boxed(bytes),
+    })
+}
+
+/// [`zip_export`] as the answer to `GET …/export?format=zip`.
+async fn archive(
+    files: Arc<dyn RecordFiles>,
+    vehicle: &VehicleRef,
+    events: &[serde_json::Value],
+    csv: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, ApiError> {
+    let (org, id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
+    let export = zip_export(files, org, id, events, csv, now)
+        .await
+        .map_err(|e| match e {
+            ZipExportError::TooLarge(too_large) => ApiError::ConflictOf {
+                kind: ARCHIVE_TOO_LARGE,
+                detail: format!(
+                    "the records' files do not fit one archive ({too_large}): export the history as \
+                     CSV and download the files through the attachment routes, or run `vwc export \
+                     --files DIR`"
+                ),
+            },
+            other => ApiError::internal(other),
+        })?;
+    let mut response = Body::from_stream(export.bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/zip"),
     );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(export.length));
     Ok(response)
 }

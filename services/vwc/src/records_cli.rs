@@ -144,10 +144,11 @@ pub struct ExportArgs {
     /// The vehicle's id (`veh_…`).
     #[arg(long)]
     pub vehicle: String,
-    /// csv or json.
+    /// csv, json, or zip: the CSV with every exported record's receipts and documents in one archive
+    /// (needs `--out`), as `GET …/export?format=zip` answers it.
     #[arg(long, default_value = "csv")]
     pub format: String,
-    /// Where to write; standard output when absent.
+    /// Where to write; standard output when absent (not for zip).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also copy the exported records' receipts and documents into this directory (created; it must be
@@ -260,11 +261,18 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
 }
 
 pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
-    let csv = match args.format.as_str() {
-        "csv" => true,
-        "json" => false,
-        other => anyhow::bail!("--format {other}: must be csv or json"),
-    };
+    let format = args.format.as_str();
+    if !matches!(format, "csv" | "json" | "zip") {
+        anyhow::bail!("--format {format}: must be csv, json or zip");
+    }
+    if format == "zip" {
+        if args.out.is_none() {
+            anyhow::bail!("--format zip writes an archive: name it with --out FILE");
+        }
+        if args.files.is_some() {
+            anyhow::bail!("--format zip holds the records' files already: leave out --files");
+        }
+    }
     if let Some(dir) = &args.files {
         files_dir_is_empty(dir)?;
     }
@@ -290,7 +298,18 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     };
     system.shutdown().await;
     let events = events?;
-    let text = if csv {
+    if format == "zip" {
+        let out = args.out.as_deref().expect("checked above");
+        let (files, bytes) = export_zip(&data_dir, &args, &events, unit, out).await?;
+        crate::say!(
+            "{} events and {files} files of those records ({:.1} MB) written to {}",
+            events.len(),
+            bytes as f64 / 1e6,
+            out.display()
+        );
+        return Ok(());
+    }
+    let text = if format == "csv" {
         vwc_edge::export::to_csv(&events, unit)?
     } else {
         serde_json::to_string_pretty(
@@ -314,6 +333,50 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         );
     }
     Ok(())
+}
+
+/// Writes the `zip` export (`vwc_edge::export::zip_export`, what the API answers) to `out`, through a
+/// file beside it renamed once whole, so a failed export leaves no half archive under the name asked
+/// for; answers how many of the records' files it holds, and its size.
+async fn export_zip(
+    data_dir: &std::path::Path,
+    args: &ExportArgs,
+    events: &[serde_json::Value],
+    unit: vwc_contracts::OdometerUnit,
+    out: &std::path::Path,
+) -> anyhow::Result<(usize, u64)> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let files: std::sync::Arc<dyn vwc_edge::export::RecordFiles> =
+        std::sync::Arc::new(crate::attachments::DataDirFiles::new(data_dir));
+    let csv = vwc_edge::export::to_csv(events, unit)?;
+    let mut export = vwc_edge::export::zip_export(
+        files,
+        &args.org,
+        &args.vehicle,
+        events,
+        csv,
+        vwc_clock::now(),
+    )
+    .await?;
+    let partial = out.with_extension("zip.partial");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&partial)
+            .with_context(|| format!("creating {}", partial.display()))?,
+    );
+    let written = async {
+        while let Some(chunk) = export.bytes.next().await {
+            file.write_all(&chunk?)?;
+        }
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).with_context(|| format!("writing {}", out.display()));
+    }
+    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+    Ok((export.files, export.length))
 }
 
 /// `--files DIR` must not mix this export's files with others: a missing or empty directory only.

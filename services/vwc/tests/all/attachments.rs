@@ -699,4 +699,58 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+
+    // `--format zip --out F`: the same files under the same paths, with the same manifest, in one archive.
+    let archive = dir.path().join("van.zip");
+    let zip = [
+        "export",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+        "--format",
+        "zip",
+        "--out",
+        archive.to_str().unwrap(),
+    ];
+    let run = vwc_output(zip);
+    let said = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{said}");
+    assert!(said.contains("3 files"), "{said}");
+    let read = vwc_edge::zip::read(&std::fs::read(&archive).unwrap()).unwrap();
+    assert_eq!(read[0].0, "history.csv");
+    assert!(String::from_utf8_lossy(&read[0].1).starts_with("id,occurredAt,kind"));
+    assert_eq!(read[1].0, "attachments.json");
+    let zipped: Value = serde_json::from_slice(&read[1].1).unwrap();
+    assert_eq!(zipped, manifest);
+    for (path, content) in &read[2..] {
+        assert_eq!(&std::fs::read(files.join(path)).unwrap(), content, "{path}");
+    }
+    assert_eq!(read.len(), 2 + listed.len());
+    // A zip is a file to name, and holds the files already.
+    for (extra, expected) in [
+        (&["--format", "zip"][..], "--out FILE"),
+        (
+            &["--format", "zip", "--out", "x.zip", "--files", "d"][..],
+            "leave out --files",
+        ),
+        (
+            &["--format", "tar", "--out", "x.tar"][..],
+            "must be csv, json or zip",
+        ),
+    ] {
+        let args: Vec<&str> = export[..7]
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect();
+        let refused = vwc_output(args);
+        let said = String::from_utf8_lossy(&refused.stderr).to_string();
+        assert!(
+            !refused.status.success() && said.contains(expected),
+            "{extra:?}: {said}"
+        );
+    }
 }
