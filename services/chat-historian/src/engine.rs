@@ -749,9 +749,30 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// Whether a record is about one of the subjects a question joins: of its kind, holding its task.
+/// Whether a record is about one of the subjects a question joins: of its kind, holding its task, about its
+/// part or system ([`about_part`], [`about_system`]).
 fn is_about(e: &VehicleEvent, f: &RecordFacts, one: &Subject) -> bool {
-    one.kind.is_none_or(|k| e.kind == k) && one.task.as_ref().is_none_or(|t| f.tasks.contains(t))
+    one.kind.is_none_or(|k| e.kind == k)
+        && one.task.as_ref().is_none_or(|t| f.tasks.contains(t))
+        && one.part.as_deref().is_none_or(|p| about_part(f, p))
+        && one.system.as_deref().is_none_or(|s| about_system(f, s))
+}
+
+/// Whether a record is about a part: a repair listing it, or a record whose words hold all of its words.
+fn about_part(f: &RecordFacts, part: &str) -> bool {
+    if let Some(EventDetails::Repair(r)) = &f.details
+        && r.parts.iter().any(|p| p.eq_ignore_ascii_case(part))
+    {
+        return true;
+    }
+    let want = tokens(part);
+    !want.is_empty() && want.iter().all(|w| f.naming.contains(w))
+}
+
+/// Whether a record is a repair of a system.
+fn about_system(f: &RecordFacts, system: &str) -> bool {
+    matches!(&f.details, Some(EventDetails::Repair(r))
+        if r.system.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(system)))
 }
 
 /// How a count names one record of a kind and several: "repair", "repairs"; "fill-up", "fill-ups";
@@ -797,6 +818,12 @@ fn count_nouns(s: &Slots) -> Option<(String, String)> {
 /// One of the subjects a question joins as a count names it ("oil change", "oil changes"; "repair",
 /// "repairs").
 fn subject_count_nouns(one: &Subject) -> (String, String) {
+    if let Some(named) = subject_named(one) {
+        return (
+            format!("record of the {named}"),
+            format!("records of the {named}"),
+        );
+    }
     match (&one.task, one.kind) {
         (Some(t), _) => task_count_nouns(t),
         (None, Some(k)) => kind_count_nouns(k),
@@ -804,9 +831,18 @@ fn subject_count_nouns(one: &Subject) -> (String, String) {
     }
 }
 
+/// The part or system one of the joined subjects names, as the records write it ("front brake pads",
+/// "brakes").
+fn subject_named(one: &Subject) -> Option<String> {
+    one.part.as_deref().or(one.system.as_deref()).map(isolated)
+}
+
 /// One of the subjects a question joins as a cost names what it was spent on: "oil changes", "repairs",
 /// "maintenance", "fuel".
 fn subject_cost_noun(one: &Subject) -> String {
+    if let Some(named) = subject_named(one) {
+        return format!("the {named}");
+    }
     match (&one.task, one.kind) {
         (Some(t), _) => task_count_nouns(t).1,
         (None, Some(k)) => kind_noun(k).to_string(),
@@ -817,6 +853,9 @@ fn subject_cost_noun(one: &Subject) -> String {
 /// One record of a subject a question joins, as "No … is recorded" and "The last …" name it: "oil change",
 /// "repair".
 fn subject_one(one: &Subject) -> String {
+    if let Some(named) = subject_named(one) {
+        return format!("work on the {named}");
+    }
     match (&one.task, one.kind) {
         (Some(t), _) => task_noun(t),
         (None, Some(k)) => kind_one(k).to_string(),
@@ -1027,17 +1066,10 @@ impl Ctx<'_> {
             return f.tasks.iter().any(|t| t == task);
         }
         if let Some(part) = &slots.part {
-            if let Some(EventDetails::Repair(r)) = &f.details
-                && r.parts.iter().any(|p| p.eq_ignore_ascii_case(part))
-            {
-                return true;
-            }
-            let want = tokens(part);
-            return !want.is_empty() && want.iter().all(|w| f.naming.contains(w));
+            return about_part(f, part);
         }
         if let Some(system) = &slots.system {
-            return matches!(&f.details, Some(EventDetails::Repair(r))
-                if r.system.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(system)));
+            return about_system(f, system);
         }
         true
     }
@@ -1674,13 +1706,14 @@ impl Ctx<'_> {
             return self.other_work(f, s);
         }
         let asked: Vec<String> = (s.either.iter())
-            .filter_map(|one| one.task.as_deref().map(task_noun))
+            .filter_map(|one| one.task.as_deref().map(task_noun).or(one.part.clone()))
             .collect();
         let mut about = false;
         let mut other = Vec::new();
         for one in &s.either {
             let one = Slots {
                 task: one.task.clone(),
+                part: one.part.clone(),
                 ..Slots::default()
             };
             if let Some(work) = self.other_work(f, &one) {

@@ -284,7 +284,8 @@ pub struct Slots {
     pub fewer: bool,
 }
 
-/// One of several subjects a question joins ([`Slots::either`]): a task or a kind.
+/// One of several subjects a question joins ([`Slots::either`]): a task, a kind, or a part or system as the
+/// vehicle's records name it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subject {
@@ -292,6 +293,10 @@ pub struct Subject {
     pub task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EventKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -2048,12 +2053,16 @@ fn kinds_of(q: &str) -> Vec<EventKind> {
 }
 
 /// The subjects a question joins with "and", "or" or "plus" ("oil changes and repairs", "oil changes, tire
-/// rotations or repairs", "on oil changes and on repairs"), when a task is among them and they are two at
-/// least: the records of any of them are meant, not those that are all of them at once. Task phrases are read
-/// longest first and each word once, so a task's own phrase holding "and" stays one task ("oil and filter
+/// rotations or repairs", "on oil changes and on repairs", "brakes and oil changes"), when a task is among
+/// them and they are two at least: the records of any of them are meant, not those that are all of them at
+/// once. The vehicle's recorded parts and systems (`vocabulary`; a plural also without its "s": "brake work"
+/// for the recorded "brakes") and the task phrases are read longest first
+/// — a recorded part or system before a task phrase of as many words, as a question about one subject reads
+/// them — then the kinds, each word once, so a task's own phrase holding "and" stays one task ("oil and filter
 /// change"), and words that are not a subject between two ("oil change and filter", "oil leak repair") join
-/// nothing. Kinds alone are `kinds` ("maintenance and repairs"). `q` is normalised, with commas read as "and".
-fn joined_subjects(q: &str) -> Vec<Subject> {
+/// nothing. Kinds alone are `kinds` ("maintenance and repairs"); parts alone (two parts of one repair) are
+/// read as a question about one part reads them. `q` is normalised, with commas read as "and".
+fn joined_subjects(q: &str, vocabulary: &Vocabulary) -> Vec<Subject> {
     const CONNECTIVES: [&str; 12] = [
         "and", "or", "plus", "also", "as", "well", "the", "my", "our", "any", "on", "for",
     ];
@@ -2064,7 +2073,7 @@ fn joined_subjects(q: &str) -> Vec<Subject> {
     // Every task phrase (longest first), then every kind's word (longest first: "transmission service" is a
     // task, not a service), as words, built once.
     type Phrases = Vec<(Vec<&'static str>, Subject)>;
-    static PHRASES: std::sync::LazyLock<Phrases> = std::sync::LazyLock::new(|| {
+    static PHRASES: std::sync::LazyLock<(Phrases, Phrases)> = std::sync::LazyLock::new(|| {
         let longest_first = |list: &mut Phrases| {
             list.sort_by_key(|(p, _)| {
                 std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>())
@@ -2075,7 +2084,7 @@ fn joined_subjects(q: &str) -> Vec<Subject> {
                 t.phrases.iter().map(|p| {
                     let subject = Subject {
                         task: Some(t.code.to_string()),
-                        kind: None,
+                        ..Subject::default()
                     };
                     (p.split(' ').collect(), subject)
                 })
@@ -2086,22 +2095,54 @@ fn joined_subjects(q: &str) -> Vec<Subject> {
             .flat_map(|(k, ws)| {
                 ws.iter().map(|w| {
                     let subject = Subject {
-                        task: None,
                         kind: Some(*k),
+                        ..Subject::default()
                     };
                     (w.split(' ').collect(), subject)
                 })
             })
             .collect();
         longest_first(&mut kinds);
-        tasks.extend(kinds);
-        tasks
+        (tasks, kinds)
     });
+    let (tasks, kinds) = &*PHRASES;
+    // The vehicle's own parts and systems, as its records name them (normalised to the question's words).
+    let recorded: Vec<(String, Subject)> = (vocabulary.parts.iter())
+        .map(|p| {
+            let subject = Subject {
+                part: Some(p.clone()),
+                ..Subject::default()
+            };
+            (normalise(p).trim().to_string(), subject)
+        })
+        .chain(vocabulary.systems.iter().map(|sys| {
+            let subject = Subject {
+                system: Some(sys.clone()),
+                ..Subject::default()
+            };
+            (normalise(sys).trim().to_string(), subject)
+        }))
+        .filter(|(name, _)| !name.is_empty())
+        .flat_map(|(name, subject)| {
+            // "brake work" names the recorded "brakes", "a brake pad" the "brake pads".
+            let singular = (name.ends_with('s') && !name.ends_with("ss"))
+                .then(|| name[..name.len() - 1].to_string())
+                .filter(|one| one.rsplit(' ').next().is_some_and(|w| w.len() >= 3));
+            std::iter::once((name, subject.clone())).chain(singular.map(|one| (one, subject)))
+        })
+        .collect();
+    let mut phrases: Vec<(Vec<&str>, &Subject)> = (recorded.iter())
+        .map(|(name, subject)| (name.split(' ').collect(), subject))
+        .chain(tasks.iter().map(|(p, subject)| (p.clone(), subject)))
+        .collect();
+    // Longest first; of as many words, a recorded name before a task phrase (the sort is stable).
+    phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.iter().map(|w| w.len() + 1).sum::<usize>()));
+    phrases.extend(kinds.iter().map(|(p, subject)| (p.clone(), subject)));
     let words: Vec<&str> = q.split_whitespace().collect();
     let mut taken = vec![false; words.len()];
     // (first word, word after the last, what it names).
     let mut found: Vec<(usize, usize, Subject)> = Vec::new();
-    for (phrase, subject) in PHRASES.iter() {
+    for (phrase, subject) in phrases {
         let n = phrase.len();
         let mut i = 0;
         while i + n <= words.len() {
@@ -3305,9 +3346,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
             | Intent::LastDone
             | Intent::WhoDid
             | Intent::ListEvents
-    ) && slots.part.is_none()
-        && slots.system.is_none()
-        && slots.measurement.is_none()
+    ) && slots.measurement.is_none()
         && slots.specification.is_none()
     {
         let listed = normalise(&question.replace(',', " and "));
@@ -3316,9 +3355,11 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         } else {
             listed.replace(&q_vendor, " ")
         };
-        let either = joined_subjects(&listed);
+        let either = joined_subjects(&listed, vocabulary);
         if !either.is_empty() {
             slots.task = None;
+            slots.part = None;
+            slots.system = None;
             slots.kind = None;
             slots.kinds.clear();
             slots.subject = None;

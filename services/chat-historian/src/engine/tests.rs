@@ -4467,3 +4467,66 @@ fn a_comparison_asked_as_less_is_answered_as_less() {
         c.text
     );
 }
+
+/// A part or system the vehicle's records name joins a task as the kinds do ("brakes and oil changes"):
+/// the records of either, each said apart with their total — before, the task alone was answered and the
+/// brakes were silently left out. Two parts without a task are still read as one question about a part (the
+/// other named as the record's other work).
+#[test]
+fn a_recorded_part_or_system_joins_a_task() {
+    let k = fixture();
+    let a = ask(&k, "How much have I spent on brakes and oil changes?");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    assert_eq!(
+        a.text,
+        "You spent 912.47 USD on the brakes and oil changes, over 4 records. On the brakes, 487.50 USD over 1 \
+         record; on oil changes, 424.97 USD over 3 records. 1 of these records also includes other work (tire \
+         rotation): its whole cost is counted, as the record does not split it."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"]);
+    let either = &a.understanding.slots.either;
+    assert_eq!(either[0].system.as_deref(), Some("brakes"));
+    assert_eq!(either[1].task.as_deref(), Some("oil_change"));
+    assert!(a.understanding.slots.task.is_none() && a.understanding.slots.system.is_none());
+    // A recorded part, asked in full, with a task; counted.
+    let a = ask(&k, "How many oil changes and front brake pads have I had?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(
+        a.text,
+        "Recorded: 3 oil changes, the first on 2024-06-01 and the latest on 2025-08-30; 1 record of the front \
+         brake pads, on 2025-01-15. 4 records in all."
+    );
+    // The last of either, and none of either in a year without them.
+    let a = ask(&k, "When was the last oil change or brake repair?");
+    assert!(
+        a.text
+            .starts_with("The last oil change or work on the brakes was on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    let a = ask(
+        &k,
+        "How much did I spend on the brakes and oil changes in 2019?",
+    );
+    assert_eq!(
+        a.text,
+        "No cost is recorded for the brakes or oil changes in 2019."
+    );
+    // A part and a task in one record's words that do not join: one subject, as before.
+    let a = ask(&k, "How much did the front brake pads cost?");
+    assert!(a.understanding.slots.either.is_empty());
+    assert_eq!(
+        a.understanding.slots.part.as_deref(),
+        Some("front brake pads")
+    );
+    // Two parts and no task: the question about one part, as before (the longest recorded name).
+    let a = ask(
+        &k,
+        "How much did the front brake pads and front rotors cost?",
+    );
+    assert!(
+        a.understanding.slots.either.is_empty(),
+        "{:?}",
+        a.understanding.slots
+    );
+}
