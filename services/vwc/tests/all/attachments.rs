@@ -523,13 +523,20 @@ async fn parallel_uploads_to_one_event_stop_at_the_limit() {
     app.stop().await;
 }
 
-/// `GET …/export?format=zip`: one archive of the announced length holding `history.csv` (the CSV export,
-/// byte for byte), `attachments.json` and each exported record's files as `vwc export --files` lays them
-/// out; a voided record's file is not in it; a viewer may download it, another organisation gets 404, and
-/// an unknown format is a 422 naming the three.
-#[tokio::test]
-async fn the_zip_export_holds_the_history_and_each_records_files() {
-    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 25).await;
+/// What the export tests export: on a new app, an owner's vehicle (VIN `vin(n)`) with a record holding three
+/// files — `invoice.pdf` twice, then `photo.jpg` — and a second record, voided with its file `wiper.pdf`.
+struct RecordsWithFiles {
+    app: TestApp,
+    owner: String,
+    vehicle: String,
+    event_id: String,
+    /// The three files of `event_id`, in upload order.
+    files: [Value; 3],
+    voided_id: String,
+}
+
+async fn records_with_files(n: u32) -> RecordsWithFiles {
+    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, n).await;
     let pdf_file = ("invoice.pdf", "application/pdf");
     let invoice = uploaded(&app, &owner, &path, pdf_file, pdf()).await;
     let again = uploaded(&app, &owner, &path, pdf_file, pdf()).await;
@@ -547,6 +554,30 @@ async fn the_zip_export_holds_the_history_and_each_records_files() {
     )
     .await;
     void(&app, &owner, &vehicle, &voided_id, "wrong car").await;
+    RecordsWithFiles {
+        app,
+        owner,
+        vehicle,
+        event_id,
+        files: [invoice, again, photo],
+        voided_id,
+    }
+}
+
+/// `GET …/export?format=zip`: one archive of the announced length holding `history.csv` (the CSV export,
+/// byte for byte), `attachments.json` and each exported record's files as `vwc export --files` lays them
+/// out; a voided record's file is not in it; a viewer may download it, another organisation gets 404, and
+/// an unknown format is a 422 naming the three.
+#[tokio::test]
+async fn the_zip_export_holds_the_history_and_each_records_files() {
+    let RecordsWithFiles {
+        app,
+        owner,
+        vehicle,
+        event_id,
+        files: [invoice, again, photo],
+        ..
+    } = records_with_files(25).await;
     // A record without files is in the history, not in the files.
     let plain = json!({"kind": "odometer_reading", "occurredAt": "2025-07-01T10:00:00Z", "odometer": 31000});
     record(&app, &owner, &vehicle, plain).await;
@@ -613,44 +644,21 @@ async fn the_zip_export_holds_the_history_and_each_records_files() {
 /// a voided record's files stay behind with it; a directory that holds anything is refused.
 #[tokio::test]
 async fn vwc_export_copies_the_records_files_with_a_manifest() {
-    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 24).await;
-    let invoice = uploaded(
-        &app,
-        &owner,
-        &path,
-        ("invoice.pdf", "application/pdf"),
-        pdf(),
-    )
-    .await;
-    let again = uploaded(
-        &app,
-        &owner,
-        &path,
-        ("invoice.pdf", "application/pdf"),
-        pdf(),
-    )
-    .await;
-    let photo = uploaded(&app, &owner, &path, ("photo.jpg", "image/jpeg"), jpeg()).await;
     // A second record, voided with its receipt: neither is exported.
-    let other = json!({"kind": "repair", "occurredAt": "2025-06-01T10:00:00Z", "title": "Wiper motor",
-        "costCents": 12000, "currency": "USD"});
-    let voided_id = record(&app, &owner, &vehicle, other).await;
-    let voided_path = format!("/v1/vehicles/{vehicle}/events/{voided_id}/attachments");
-    uploaded(
-        &app,
-        &owner,
-        &voided_path,
-        ("wiper.pdf", "application/pdf"),
-        pdf(),
-    )
-    .await;
-    void(&app, &owner, &vehicle, &voided_id, "wrong car").await;
+    let RecordsWithFiles {
+        app,
+        owner,
+        vehicle,
+        event_id,
+        files: [invoice, again, photo],
+        voided_id,
+    } = records_with_files(24).await;
     app.timeline_of_len(&owner, &vehicle, 1).await;
     let dir = app.stop().await;
     let data = dir.path().to_str().unwrap().to_string();
     let files = dir.path().join("receipts");
     let out = files.to_str().unwrap().to_string();
-    let export = [
+    let vehicle_export = [
         "export",
         "--data-dir",
         &data,
@@ -658,10 +666,14 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
         "org_a",
         "--vehicle",
         &vehicle,
-        "--files",
-        &out,
     ];
-    let run = vwc_output(export);
+    let with = |extra: &[&str]| -> Vec<String> {
+        (vehicle_export.iter().chain(extra))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let export = with(&["--files", &out]);
+    let run = vwc_output(&export);
     let said = String::from_utf8_lossy(&run.stderr).to_string();
     assert!(run.status.success(), "{said}");
     assert!(said.contains("3 files"), "{said}");
@@ -692,7 +704,7 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
     assert_eq!(listed[2]["attachment"]["id"], photo["id"]);
     assert_eq!(listed[2]["attachment"]["contentType"], "image/jpeg");
     // Not into a directory that holds anything.
-    let refused = vwc_output(export);
+    let refused = vwc_output(&export);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("not empty"),
@@ -702,20 +714,8 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
 
     // `--format zip --out F`: the same files under the same paths, with the same manifest, in one archive.
     let archive = dir.path().join("van.zip");
-    let zip = [
-        "export",
-        "--data-dir",
-        &data,
-        "--org",
-        "org_a",
-        "--vehicle",
-        &vehicle,
-        "--format",
-        "zip",
-        "--out",
-        archive.to_str().unwrap(),
-    ];
-    let run = vwc_output(zip);
+    let zip = with(&["--format", "zip", "--out", archive.to_str().unwrap()]);
+    let run = vwc_output(&zip);
     let said = String::from_utf8_lossy(&run.stderr).to_string();
     assert!(run.status.success(), "{said}");
     assert!(said.contains("3 files"), "{said}");
@@ -741,12 +741,7 @@ async fn vwc_export_copies_the_records_files_with_a_manifest() {
             "must be csv, json or zip",
         ),
     ] {
-        let args: Vec<&str> = export[..7]
-            .iter()
-            .copied()
-            .chain(extra.iter().copied())
-            .collect();
-        let refused = vwc_output(args);
+        let refused = vwc_output(with(extra));
         let said = String::from_utf8_lossy(&refused.stderr).to_string();
         assert!(
             !refused.status.success() && said.contains(expected),
