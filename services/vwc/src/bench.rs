@@ -828,7 +828,8 @@ async fn run_rows() -> anyhow::Result<()> {
         return Ok(());
     }
     if only == "sweep" {
-        println!("{}", sweep_rows(sweep_vehicles()).await?);
+        let (rows, threads) = sweep_rows(sweep_vehicles()).await?;
+        println!("{rows}\n{threads}");
         return Ok(());
     }
     if only == "idle" {
@@ -1058,7 +1059,7 @@ async fn run_rows() -> anyhow::Result<()> {
     }
 
     let sweep_vehicles = sweep_vehicles();
-    let sweep = sweep_rows(sweep_vehicles).await?;
+    let (sweep, sweep_threads) = sweep_rows(sweep_vehicles).await?;
     eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
     let revalue = revalue_bench(sweep_vehicles).await?;
     eprintln!("  (h) chat answers on a 10,000-event vehicle");
@@ -1086,6 +1087,7 @@ async fn run_rows() -> anyhow::Result<()> {
     table.push_str(&scale);
     table.push_str(&footprint::rows().await?);
     table.push_str(&caught_up);
+    table.push_str(&sweep_threads);
     println!("{table}");
     Ok(())
 }
@@ -1133,8 +1135,9 @@ fn sweep_vehicles() -> usize {
     env_or("VWC_BENCH_SWEEP_VEHICLES", 100_000)
 }
 
-/// Rows (f), (f′), (f″) and (f‴), also alone with `VWC_BENCH_ONLY=sweep`.
-async fn sweep_rows(n: usize) -> anyhow::Result<String> {
+/// Rows (f), (f′), (f″) and (f‴), also alone with `VWC_BENCH_ONLY=sweep`; and a line saying the CPU of the
+/// first sweep and of its floor by thread (which stage holds the wall time).
+async fn sweep_rows(n: usize) -> anyhow::Result<(String, String)> {
     eprintln!("  (f) maintenance sweep of {n} vehicles × 12 items");
     let (
         [
@@ -1143,6 +1146,7 @@ async fn sweep_rows(n: usize) -> anyhow::Result<String> {
             (next, next_took),
         ],
         floor,
+        first_threads,
     ) = sweep_bench(n).await?;
     let floor_row = floor.row(&first_took);
     let mut rows = first_and_again_rows(
@@ -1165,7 +1169,11 @@ async fn sweep_rows(n: usize) -> anyhow::Result<String> {
         next_took.secs, next_took.cpu.unwrap_or(f64::NAN), next.vehicles, next.changed, next.reminders
     ));
     rows.push_str(&floor_row);
-    Ok(rows)
+    let threads = format!(
+        "The first sweep's CPU (f), by thread: {}.\nIts floor's (f‴), by thread: {}.\n",
+        first_threads, floor.threads
+    );
+    Ok((rows, threads))
 }
 
 /// Two table rows: a daily job's first run over every vehicle (its rate and total time) and the same job
@@ -1571,6 +1579,7 @@ async fn sweep_bench(
 ) -> anyhow::Result<(
     [(vwc_maintenance_scheduler::SweepReport, Took); 3],
     SweepFloor,
+    String,
 )> {
     use vwc_maintenance_scheduler::write_floor;
     let dir = private_dir()?;
@@ -1591,11 +1600,16 @@ async fn sweep_bench(
     let mut runs = Vec::with_capacity(3);
     // The first sweep's outbox rows: those between the high waters before and after it.
     let mut first_outbox = (write_floor::outbox_high_water(&sqlite).await?, 0);
+    let mut first_threads = String::new();
     for at in [now, now, tomorrow] {
         let run = DailyRun::of_day(None, at.date_naive(), at);
-        let (t, cpu) = (Instant::now(), Cpu::now());
+        let (t, cpu, threads) = (Instant::now(), Cpu::now(), Threads::of(std::process::id()));
         let report = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
-        runs.push((report, Took::since(t, cpu)));
+        let took = Took::since(t, cpu);
+        if runs.is_empty() {
+            first_threads = Threads::of(std::process::id()).since(&threads, took.cpu);
+        }
+        runs.push((report, took));
         if runs.len() == 1 {
             first_outbox.1 = write_floor::outbox_high_water(&sqlite).await?;
         }
@@ -1604,19 +1618,21 @@ async fn sweep_bench(
     let writes = write_floor::read_writes(&sqlite, first_outbox, now.date_naive()).await?;
     let (vehicles, _, reminders, outbox, bytes) = writes.counts();
     let floor_store = vwc_maintenance_scheduler::SqliteSchedulerStore::open(&copy)?;
-    let (t, cpu) = (Instant::now(), Cpu::now());
+    let (t, cpu, threads) = (Instant::now(), Cpu::now(), Threads::of(std::process::id()));
     write_floor::write_again(&floor_store, writes).await?;
+    let took = Took::since(t, cpu);
     let floor = SweepFloor {
         vehicles,
         reminders,
         outbox,
         bytes,
-        took: Took::since(t, cpu),
+        threads: Threads::of(std::process::id()).since(&threads, took.cpu),
+        took,
     };
     let runs = runs
         .try_into()
         .map_err(|_| anyhow::anyhow!("three sweeps ran"))?;
-    Ok((runs, floor))
+    Ok((runs, floor, first_threads))
 }
 
 /// Row (f‴): the first sweep's own rows written again through the same kind of writer into a copy of the
@@ -1628,6 +1644,8 @@ struct SweepFloor {
     outbox: usize,
     bytes: usize,
     took: Took,
+    /// Its CPU by thread ([`Threads::since`]).
+    threads: String,
 }
 
 impl SweepFloor {
