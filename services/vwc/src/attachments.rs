@@ -152,3 +152,54 @@ impl RecordFiles for DataDirFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use vwc_ingestion::attachments::{Attachment, MediaType};
+
+    /// A file gone once the archive has begun ends it short of its announced length, with an error — a
+    /// client sees a failed download, never a smaller archive that looks whole; the files before it were
+    /// sent whole.
+    #[tokio::test]
+    async fn a_file_gone_after_the_listing_cuts_the_archive_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsAttachmentStore::new(dir.path());
+        let key = EventKey::new("org_a", "veh_1", "evt_1").unwrap();
+        for id in ["att_1", "att_2"] {
+            let content = format!("%PDF-1.7 {id}").into_bytes();
+            let attachment = Attachment {
+                id: id.into(),
+                event_id: key.event.clone(),
+                vehicle_id: key.vehicle.clone(),
+                file_name: format!("{id}.pdf"),
+                content_type: MediaType::Pdf,
+                size_bytes: content.len() as u64,
+                sha256: None,
+                uploaded_at: vwc_clock::now(),
+                uploaded_by: "alice".into(),
+            };
+            store.put(&key, &attachment, content.into()).await.unwrap();
+        }
+        let events = [serde_json::json!({"id": "evt_1"})];
+        let files = Arc::new(DataDirFiles::new(dir.path()));
+        let csv = "id\nevt_1\n".to_string();
+        let mut export =
+            vwc_edge::export::zip_export(files, "org_a", "veh_1", &events, csv, vwc_clock::now())
+                .await
+                .unwrap();
+        assert_eq!(export.files, 2);
+        // The history and the manifest, then the first file: whole.
+        let mut sent = 0;
+        for _ in 0..2 {
+            sent += export.bytes.next().await.unwrap().unwrap().len() as u64;
+        }
+        let gone = dir.path().join("attachments/org_a/veh_1/evt_1/att_2.bin");
+        std::fs::remove_file(gone).unwrap();
+        let failed = export.bytes.next().await.unwrap();
+        assert!(failed.is_err(), "{failed:?}");
+        assert!(export.bytes.next().await.is_none(), "the archive goes on");
+        assert!(sent < export.length, "{sent} of {}", export.length);
+    }
+}
