@@ -364,13 +364,22 @@ async fn export_zip(
         std::fs::File::create(&partial)
             .with_context(|| format!("creating {}", partial.display()))?,
     );
+    // On a terminal, a bar of the bytes written (the archive's length is known before its first byte).
+    let bar = indicatif::ProgressBar::new(export.length);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let written = async {
         while let Some(chunk) = export.bytes.next().await {
-            file.write_all(&chunk?)?;
+            let chunk = chunk?;
+            file.write_all(&chunk)?;
+            bar.inc(chunk.len() as u64);
         }
         file.into_inner().map_err(|e| e.into_error())?.sync_all()
     }
     .await;
+    bar.finish_and_clear();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);
         return Err(e).with_context(|| format!("writing {}", out.display()));
@@ -410,8 +419,14 @@ async fn export_files(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     let listed = files.list(org, vehicle, &ids).await?;
+    let bar = indicatif::ProgressBar::new(listed.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let mut bytes = 0u64;
     for file in &listed {
+        bar.inc(1);
         let content = files.read(org, vehicle, file).await?;
         let path = dir.join(&file.path);
         if let Some(parent) = path.parent() {
@@ -421,6 +436,7 @@ async fn export_files(
         std::fs::write(&path, &content).with_context(|| format!("writing {}", path.display()))?;
         bytes += content.len() as u64;
     }
+    bar.finish_and_clear();
     let manifest = dir.join("attachments.json");
     std::fs::write(&manifest, vwc_edge::export::manifest(vehicle, &listed)?)
         .with_context(|| format!("writing {}", manifest.display()))?;
