@@ -352,24 +352,29 @@ pub async fn zip_export(
     let rest = futures::stream::unfold(sending, |mut s| async move {
         let mut archive = s.archive.take()?;
         let Some(file) = s.files.next() else {
-            return Some((Ok(Bytes::from(archive.finish())), s));
+            let end = vec![Ok(Bytes::from(archive.finish()))];
+            return Some((futures::stream::iter(end), s));
         };
         let read = s.store.read(&s.org, &s.vehicle, &file).await;
         match read.and_then(|content| as_listed(content, &file)) {
             Ok(content) => {
-                let chunk = archive.file(&file.path, file.uploaded_at, &content);
+                // The header, then the content as it was read: not copied behind the header.
+                let header = archive.header(&file.path, file.uploaded_at, &content);
                 s.archive = Some(archive);
-                Some((Ok(Bytes::from(chunk)), s))
+                let chunks = vec![Ok(Bytes::from(header)), Ok(Bytes::from(content))];
+                Some((futures::stream::iter(chunks), s))
             }
             // The answer has begun: it ends short of its `Content-Length`, which every client reports
             // as a failed download, and the stream ends (no archive left to write to).
             Err(e) => {
                 tracing::error!(vehicle = %s.vehicle, file = %file.path, error = %e,
                     "zip export cut off");
-                Some((Err(std::io::Error::other(e.to_string())), s))
+                let failed = vec![Err(std::io::Error::other(e.to_string()))];
+                Some((futures::stream::iter(failed), s))
             }
         }
     });
+    let rest = futures::StreamExt::flatten(rest);
     let bytes = futures::StreamExt::chain(
         futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }),
         rest,

@@ -84,6 +84,14 @@ impl Archive {
     /// The local header of a file and its content, to send next. The archive must have been sized by
     /// [`Archive::length`] (names, count and offsets fit their fields).
     pub fn file(&mut self, name: &str, modified: DateTime<Utc>, content: &[u8]) -> Vec<u8> {
+        let mut out = self.header(name, modified, content);
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// The local header of a file, to send next with the file's content right after it (not copied here).
+    /// The archive must have been sized by [`Archive::length`].
+    pub fn header(&mut self, name: &str, modified: DateTime<Utc>, content: &[u8]) -> Vec<u8> {
         let (time, date) = dos_time(modified);
         let written = Written {
             name: name.to_string(),
@@ -93,7 +101,7 @@ impl Archive {
             date,
             offset: u32::try_from(self.offset).expect("sized by Archive::length"),
         };
-        let mut out = Vec::with_capacity(LOCAL_HEADER_LEN as usize + name.len() + content.len());
+        let mut out = Vec::with_capacity(LOCAL_HEADER_LEN as usize + name.len());
         put32(&mut out, LOCAL_HEADER);
         put16(&mut out, VERSION_NEEDED);
         put16(&mut out, UTF8_NAMES);
@@ -106,8 +114,7 @@ impl Archive {
         put16(&mut out, name.len() as u16);
         put16(&mut out, 0); // no extra field
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(content);
-        self.offset += out.len() as u64;
+        self.offset += (out.len() + content.len()) as u64;
         self.written.push(written);
         out
     }
