@@ -221,17 +221,18 @@ async fn export(
         Some("zip") => Format::Zip,
         Some(_) => return Err(ApiError::field("format", "must be csv, json or zip")),
     };
-    let files = match (format, &state.files) {
-        (Format::Zip, None) => {
-            return Err(ApiError::ConflictOf {
+    // Asked for an archive where the files are not kept here: said before anything is read.
+    let files = match format {
+        Format::Zip => Some(state.files.clone().ok_or_else(|| {
+            ApiError::ConflictOf {
                 kind: ARCHIVE_UNAVAILABLE,
                 detail:
                     "this deployment keeps files in S3, not on this server: export the history as \
-                         CSV or JSON and download each record's files through its attachment routes"
+                     CSV or JSON and download each record's files through its attachment routes"
                         .into(),
-            });
-        }
-        (_, files) => files.clone(),
+            }
+        })?),
+        Format::Csv | Format::Json => None,
     };
     let unit = state
         .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
@@ -251,7 +252,8 @@ async fn export(
             let csv = to_csv(&events, unit).map_err(ApiError::internal)?;
             archive(files, &vehicle, &events, csv, state.clock.now()).await?
         }
-        (_, _) => {
+        // (`Zip` without files was answered with its 409 above.)
+        (Format::Csv | Format::Zip, _) => {
             let body = to_csv(&events, unit).map_err(ApiError::internal)?;
             let mut r = body.into_response();
             r.headers_mut().insert(

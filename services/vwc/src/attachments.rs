@@ -8,7 +8,7 @@ use vwc_edge::export::{ExportFile, FilesError, RecordFiles};
 use vwc_ingestion::attachments::fs::FsAttachmentStore;
 #[cfg(feature = "aws")]
 use vwc_ingestion::attachments::s3::S3AttachmentStore;
-use vwc_ingestion::attachments::{AttachmentStore, Content, EventKey};
+use vwc_ingestion::attachments::{AttachmentStore, EventKey};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum AttachmentsChoice {
@@ -133,23 +133,18 @@ impl RecordFiles for DataDirFiles {
         vehicle: &str,
         file: &ExportFile,
     ) -> Result<Vec<u8>, FilesError> {
-        let gone = || FilesError::Gone(format!("{} is no longer kept", file.path));
-        let key = EventKey::new(org, vehicle, &file.event_id).ok_or_else(gone)?;
-        let attachment = self
-            .store
-            .get(&key, &file.attachment_id)
+        let key = EventKey::new(org, vehicle, &file.event_id)
+            .ok_or_else(|| FilesError::Gone(format!("{} names no record", file.path)))?;
+        // The listing read each record: its content is read by the attachment's id alone.
+        self.store
+            .content_of(&key, &file.attachment_id)
             .await
-            .map_err(failed)?
-            .ok_or_else(gone)?;
-        match self
-            .store
-            .content(&key, &attachment)
-            .await
-            .map_err(failed)?
-        {
-            Content::Bytes(bytes) => Ok(bytes),
-            Content::Redirect(_) => Err(failed("the data dir's store answered a URL")),
-        }
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    FilesError::Gone(format!("{} is no longer kept", file.path))
+                }
+                _ => failed(e),
+            })
     }
 }
 

@@ -52,6 +52,18 @@ impl FsAttachmentStore {
         .map_err(std::io::Error::other)?
     }
 
+    /// The content of the event's attachment `id`, known to be listed (an export reads what it listed
+    /// without reading each record again).
+    pub async fn content_of(&self, key: &EventKey, id: &str) -> std::io::Result<Vec<u8>> {
+        if !super::is_plain_id(id) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{id:?} is not an attachment id"),
+            ));
+        }
+        tokio::fs::read(self.dir(key).join(format!("{id}.bin"))).await
+    }
+
     fn dir(&self, key: &EventKey) -> PathBuf {
         self.root.join(&key.org).join(&key.vehicle).join(&key.event)
     }
@@ -147,8 +159,7 @@ impl AttachmentStore for FsAttachmentStore {
     }
 
     async fn content(&self, key: &EventKey, attachment: &Attachment) -> AttachmentResult<Content> {
-        let path = self.dir(key).join(format!("{}.bin", attachment.id));
-        Ok(Content::Bytes(tokio::fs::read(path).await?))
+        Ok(Content::Bytes(self.content_of(key, &attachment.id).await?))
     }
 
     async fn presign_upload(
