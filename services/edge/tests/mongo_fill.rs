@@ -267,6 +267,18 @@ async fn open(client: &mongodb::Client, name: &str, plan: FillPlan) -> (Store, F
     (Arc::new(store) as Store, report)
 }
 
+/// Opens the database once more and asserts that the fills have nothing left to do (their marks are set).
+async fn nothing_left_to_fill(client: &mongodb::Client, name: &str) {
+    let (_, again) = open(client, name, plan(None)).await;
+    assert_eq!(
+        again,
+        FillReport {
+            units: 0,
+            finished: true
+        }
+    );
+}
+
 fn plan(units_at_most: Option<usize>) -> FillPlan {
     FillPlan {
         unit: UNIT,
@@ -330,14 +342,7 @@ async fn an_old_database_is_filled_in_units_to_the_incremental_figures() {
         let db = MongoDb::new(client.clone(), &name);
         assert_eq!(documents(&db).await, expected_documents);
         // Marked: the next start does nothing.
-        let (_, again) = open(&client, &name, plan(None)).await;
-        assert_eq!(
-            again,
-            FillReport {
-                units: 0,
-                finished: true
-            }
-        );
+        nothing_left_to_fill(&client, &name).await;
     })
     .await;
 }
@@ -484,14 +489,7 @@ async fn a_database_filled_before_overdue_vehicles_were_counted_gets_them_in_uni
         assert_eq!(documents(&db).await, expected_documents);
         // Opened again: nothing more to fill.
         drop(store);
-        let (_, again) = open(&client, &name, plan(None)).await;
-        assert_eq!(
-            again,
-            FillReport {
-                units: 0,
-                finished: true
-            }
-        );
+        nothing_left_to_fill(&client, &name).await;
     })
     .await;
 }
