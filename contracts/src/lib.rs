@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod examples;
 pub mod fuel;
 pub mod ids;
+pub mod json;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod routes;

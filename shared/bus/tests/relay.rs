@@ -75,6 +75,30 @@ async fn outbox_with(dir: &std::path::Path, rows: &[Envelope]) -> SqliteDb {
     db
 }
 
+/// The limit is on the envelope's JSON as serde_json writes it: an envelope of exactly the limit goes out, one
+/// byte more is refused.
+#[test]
+fn the_limit_is_the_length_of_the_envelopes_json() {
+    let limit = vwc_contracts::MAX_ENVELOPE_BYTES;
+    let mut e = envelope("org_a", 1000);
+    let len = serde_json::to_string(&e).unwrap().len();
+    let Some(vwc_contracts::Event::MaintenanceScheduleUpdated(schedule)) = e.event().ok() else {
+        panic!("a schedule");
+    };
+    let mut schedule = schedule.clone();
+    schedule.vehicle_id = "x".repeat(1000 + limit - len);
+    e.payload = vwc_contracts::Payload::Event(schedule.clone().into());
+    assert_eq!(serde_json::to_string(&e).unwrap().len(), limit);
+    assert_eq!(vwc_bus::envelope_too_large(&e), None);
+    schedule.vehicle_id.push('\t'); // written as two bytes
+    e.payload = vwc_contracts::Payload::Event(schedule.into());
+    let refused = vwc_bus::envelope_too_large(&e).expect("over the limit");
+    assert!(
+        refused.contains(&format!("{} bytes", limit + 2)),
+        "{refused}"
+    );
+}
+
 #[tokio::test]
 async fn an_event_the_bus_refuses_for_good_is_dead_lettered_and_the_rest_go_out() {
     let dir = tempfile::tempdir().unwrap();
