@@ -1236,7 +1236,7 @@ impl Cpu {
     /// Process `pid`'s (a number, or `self`).
     fn of(pid: &str) -> Cpu {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
-        Cpu(stat.as_deref().and_then(stat_cpu).map(|(_, secs)| secs))
+        Cpu(stat.as_deref().and_then(stat_cpu).map(|(_, secs, _)| secs))
     }
 
     /// Seconds used since `earlier`.
@@ -1245,20 +1245,24 @@ impl Cpu {
     }
 }
 
-/// The name and the CPU seconds (user + system) of a `/proc/<pid>[/task/<tid>]/stat` line. After the name (in
-/// parentheses, which may hold spaces) the state is the first field, utime the 12th and stime the 13th, in
-/// Linux's clock ticks of 1/100 s.
-fn stat_cpu(stat: &str) -> Option<(&str, f64)> {
+/// The name, the CPU seconds (user + system) and the system seconds of them of a
+/// `/proc/<pid>[/task/<tid>]/stat` line. After the name (in parentheses, which may hold spaces) the state is
+/// the first field, utime the 12th and stime the 13th, in Linux's clock ticks of 1/100 s.
+fn stat_cpu(stat: &str) -> Option<(&str, f64, f64)> {
     let (head, rest) = stat.rsplit_once(')')?;
     let name = head.split_once('(').map_or("?", |(_, n)| n);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some((name, ticks as f64 / 100.0))
+    let (user, system) = (
+        fields.get(11)?.parse::<u64>().ok()?,
+        fields.get(12)?.parse::<u64>().ok()?,
+    );
+    Some((name, (user + system) as f64 / 100.0, system as f64 / 100.0))
 }
 
 /// The CPU each thread of a process has used so far, by thread id: its name (as the kernel keeps it, at
-/// most 15 bytes: `sqlite-writer-i` is the ingestion database's writer) and its seconds.
-struct Threads(std::collections::HashMap<String, (String, f64)>);
+/// most 15 bytes: `sqlite-writer-i` is the ingestion database's writer), its seconds and those of them in
+/// the kernel.
+struct Threads(std::collections::HashMap<String, (String, f64, f64)>);
 
 impl Threads {
     fn of(pid: u32) -> Threads {
@@ -1268,35 +1272,45 @@ impl Threads {
                 let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
                     continue;
                 };
-                if let Some((name, secs)) = stat_cpu(&stat) {
+                if let Some((name, secs, system)) = stat_cpu(&stat) {
                     let tid = task.file_name().to_string_lossy().into_owned();
-                    threads.insert(tid, (name.to_string(), secs));
+                    threads.insert(tid, (name.to_string(), secs, system));
                 }
             }
         }
         Threads(threads)
     }
 
-    /// The seconds each kind of thread used since `earlier`, most first, as "name 1.23 s": threads of one
-    /// name summed (the runtime's workers, the blocking pool), and what threads that ended in between used
-    /// (the process's total less the threads alive) as "ended threads".
+    /// The seconds each kind of thread used since `earlier`, most first, as "name 1.23 s (0.45 in the
+    /// kernel)": threads of one name summed (the runtime's workers, the blocking pool), and what threads
+    /// that ended in between used (the process's total less the threads alive) as "ended threads". The
+    /// kernel's part says when a thread's time went to the system rather than to its own work: a
+    /// checkpointer writing the database into fresh page-cache pages (docs/bench.md, "Stop 54").
     fn since(&self, earlier: &Threads, total: Option<f64>) -> String {
-        let mut by_name: std::collections::BTreeMap<&str, f64> = Default::default();
-        for (tid, (name, secs)) in &self.0 {
-            let before = earlier.0.get(tid).map_or(0.0, |(_, s)| *s);
-            *by_name.entry(name.as_str()).or_default() += secs - before;
+        let mut by_name: std::collections::BTreeMap<&str, (f64, f64)> = Default::default();
+        for (tid, (name, secs, system)) in &self.0 {
+            let (secs_before, system_before) =
+                earlier.0.get(tid).map_or((0.0, 0.0), |(_, s, k)| (*s, *k));
+            let entry = by_name.entry(name.as_str()).or_default();
+            entry.0 += secs - secs_before;
+            entry.1 += system - system_before;
         }
-        let alive: f64 = by_name.values().sum();
-        let mut parts: Vec<(String, f64)> = (by_name.into_iter())
-            .filter(|(_, secs)| *secs >= 0.01)
-            .map(|(name, secs)| (name.to_string(), secs))
+        let alive: f64 = by_name.values().map(|(secs, _)| secs).sum();
+        let mut parts: Vec<(String, f64, Option<f64>)> = (by_name.into_iter())
+            .filter(|(_, (secs, _))| *secs >= 0.01)
+            .map(|(name, (secs, system))| (name.to_string(), secs, Some(system)))
             .collect();
         if let Some(ended) = total.map(|t| t - alive).filter(|e| *e >= 0.01) {
-            parts.push(("ended threads".to_string(), ended));
+            parts.push(("ended threads".to_string(), ended, None));
         }
         parts.sort_by(|a, b| b.1.total_cmp(&a.1));
         (parts.iter())
-            .map(|(name, secs)| format!("{name} {secs:.2} s"))
+            .map(|(name, secs, system)| match system {
+                Some(system) if *system >= 0.01 => {
+                    format!("{name} {secs:.2} s ({system:.2} in the kernel)")
+                }
+                _ => format!("{name} {secs:.2} s"),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -1665,6 +1679,14 @@ impl SweepFloor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_threads_stat_line_gives_its_name_its_cpu_and_the_kernels_part() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime …
+        let line = "4242 (sqlite-ckpt (x)) S 1 1 1 0 -1 4194368 10 0 0 0 150 95 0 0 20 0 1 0";
+        assert_eq!(stat_cpu(line), Some(("sqlite-ckpt (x)", 2.45, 0.95)));
+        assert_eq!(stat_cpu("4242 (cut short) S 1"), None);
+    }
 
     #[test]
     fn slow_lags_are_counted_with_the_windows_they_fall_in() {
