@@ -31,6 +31,28 @@ pub fn to_writer<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result<
     value.serialize(&mut Writer { out })
 }
 
+/// Writes `value`'s compact JSON into a buffer this thread keeps and hands it to `read`: no allocation per
+/// value once the buffer has grown (the outbox copies it once into a shared string of its size; the relay only
+/// measures it). A buffer grown past 64 KiB by an unusually large value is not kept. `read` must not call
+/// `with_written` itself (the buffer is in use).
+pub fn with_written<T: ?Sized + Serialize, R>(
+    value: &T,
+    read: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Error> {
+    const KEPT: usize = 64 * 1024;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let read = to_writer(buffer, value).map(|()| read(buffer));
+        if buffer.capacity() > KEPT {
+            *buffer = Vec::new();
+        }
+        read
+    })
+}
+
 /// `value`'s compact JSON as a string.
 pub fn to_string<T: ?Sized + Serialize>(value: &T) -> Result<String, Error> {
     let mut out = Vec::with_capacity(128);
@@ -685,6 +707,18 @@ mod tests {
         let mut float_keys = std::collections::HashMap::new();
         float_keys.insert(serde_json::Number::from_f64(2.5).unwrap().to_string(), 1u8);
         same(&float_keys);
+    }
+
+    #[test]
+    fn the_kept_buffer_holds_each_value_alone() {
+        let big = "x".repeat(100 * 1024);
+        for value in ["first", big.as_str(), "after a large one", ""] {
+            let written = with_written(&value, |json| String::from_utf8(json.to_vec()).unwrap());
+            assert_eq!(written.unwrap(), serde_json::to_string(value).unwrap());
+        }
+        let refused = with_written(&BTreeMap::from([((1u8, 2u8), 0u8)]), <[u8]>::len);
+        assert!(refused.is_err());
+        assert_eq!(with_written(&1u8, <[u8]>::len), Ok(1));
     }
 
     #[test]

@@ -63,20 +63,9 @@ pub trait Bus: Send + Sync {
 
 /// `Some(reason)` when `envelope` serialises to more than [`vwc_contracts::MAX_ENVELOPE_BYTES`].
 pub fn envelope_too_large(envelope: &Envelope) -> Option<String> {
-    /// The relay screens every row it publishes, so the JSON is written into a buffer the thread keeps
-    /// (by the outbox's writer, `vwc_contracts::json`: serde_json's bytes, written faster) and measured.
-    const KEPT: usize = 64 * 1024;
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let written = BUFFER.with_borrow_mut(|json| {
-        json.clear();
-        let written = vwc_contracts::json::to_writer(json, envelope).map(|()| json.len());
-        if json.capacity() > KEPT {
-            *json = Vec::new();
-        }
-        written
-    });
+    // The relay screens every row it publishes: the JSON is written (as the outbox writes it) into a buffer
+    // the thread keeps, and measured.
+    let written = vwc_contracts::json::with_written(envelope, <[u8]>::len);
     match written {
         Ok(len) if len > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
             "the envelope is {len} bytes, over the {}-byte limit every bus is held to",

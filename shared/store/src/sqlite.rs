@@ -1165,32 +1165,17 @@ fn outbox_envelope(event_id: &str, json: &str) -> StoreResult<Envelope> {
 }
 
 /// An envelope's JSON for the outbox. It is written into a buffer the thread keeps and copied once into a
-/// shared string of its size: written into a new string, a schedule event of 3 KB grew it five times over
-/// (and a `String` turned into the `Arc<str>` the row and the kept envelope share was a second copy).
+/// shared string of its size (`vwc_contracts::json::with_written`): written into a new string, a schedule event
+/// of 3 KB grew it five times over (and a `String` turned into the `Arc<str>` the row and the kept envelope
+/// share was a second copy). The writer writes serde_json's bytes, its strings faster (docs/bench.md, "Stop 54").
 pub fn envelope_json(envelope: &Envelope) -> StoreResult<Arc<str>> {
-    /// A buffer grown past this by an unusually large envelope is not kept.
-    const KEPT: usize = 64 * 1024;
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BUFFER.with_borrow_mut(|buffer| {
-        buffer.clear();
-        // `vwc_contracts::json` writes serde_json's bytes, its strings faster (docs/bench.md, "Stop 54").
-        let written = vwc_contracts::json::to_writer(buffer, envelope);
-        let json = written
-            .map_err(|e| {
-                StoreError::Other(format!("an envelope could not be written as JSON: {e}"))
-            })
-            .and_then(|()| {
-                std::str::from_utf8(buffer)
-                    .map(Arc::from)
-                    .map_err(|e| StoreError::Other(format!("an envelope's JSON is not UTF-8: {e}")))
-            });
-        if buffer.capacity() > KEPT {
-            *buffer = Vec::new();
-        }
-        json
-    })
+    let written = vwc_contracts::json::with_written(envelope, |json| {
+        std::str::from_utf8(json)
+            .map(Arc::from)
+            .map_err(|e| StoreError::Other(format!("an envelope's JSON is not UTF-8: {e}")))
+    });
+    written
+        .map_err(|e| StoreError::Other(format!("an envelope could not be written as JSON: {e}")))?
 }
 
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
