@@ -23,10 +23,11 @@ use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRe
 use crate::zip::Archive;
 
 /// The problem type (`https://vwc.dev/problems/archive-unavailable`, 409) of asking for a `zip` export
-/// where this server does not hold the files (they are kept in S3: the attachment routes hand each one out).
+/// of a server that reads no records' files (a router composed without them).
 pub const ARCHIVE_UNAVAILABLE: &str = "archive-unavailable";
 /// The problem type (`https://vwc.dev/problems/archive-too-large`, 409) of a `zip` export whose files do
-/// not fit one archive (65,535 files or 4 GiB).
+/// not fit one archive (65,535 files or 4 GiB), or whose archive is longer than the deployment can answer at
+/// once ([`RecordFiles::largest_archive`]).
 pub const ARCHIVE_TOO_LARGE: &str = "archive-too-large";
 
 /// A file of an exported record, as [`RecordFiles::list`] names it.
@@ -63,6 +64,11 @@ pub trait RecordFiles: Send + Sync {
         vehicle: &str,
         events: &[&str],
     ) -> Result<Vec<ExportFile>, FilesError>;
+    /// The longest archive this deployment can answer, when it has a limit: an AWS Lambda answers at most
+    /// 6 MB, and a binary answer goes through API Gateway as base64 (a third larger).
+    fn largest_archive(&self) -> Option<u64> {
+        None
+    }
     /// A listed file's content.
     async fn read(
         &self,
@@ -202,10 +208,11 @@ impl Format {
 /// (`{vehicleId, odometerUnit, events}`), or `zip`: an archive (stored, not compressed; its
 /// `Content-Length` is known up front) of that CSV as `history.csv`, each exported record's receipts and
 /// documents as `<eventId>/<fileName>`, and `attachments.json` listing them (`{vehicleId, files: [{path,
-/// eventId, attachment}]}`). A voided record is not exported, nor are its files. Where the files are kept
-/// in S3, `zip` is a 409 of type `https://vwc.dev/problems/archive-unavailable` (download each through the
-/// attachment routes); files that do not fit one archive (65,535 files, 4 GiB) a 409 of type
-/// `https://vwc.dev/problems/archive-too-large`.
+/// eventId, attachment}]}`). A voided record is not exported, nor are its files. Files that do not fit one
+/// archive (65,535 files, 4 GiB), or an archive longer than the deployment can answer at once (AWS Lambda:
+/// 4 MiB), are a 409 of type `https://vwc.dev/problems/archive-too-large` (download each file through the
+/// attachment routes); a server that keeps no files answers `zip` with a 409 of type
+/// `https://vwc.dev/problems/archive-unavailable`.
 #[route(get "/v1/vehicles/{id}/export", tag = "timeline", params(VehiclePath, ExportQuery),
     ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"),
         (BinaryFile = "application/zip"))),
@@ -227,8 +234,8 @@ async fn export(
             ApiError::ConflictOf {
                 kind: ARCHIVE_UNAVAILABLE,
                 detail:
-                    "this deployment keeps files in S3, not on this server: export the history as \
-                     CSV or JSON and download each record's files through its attachment routes"
+                    "this server reads no records' files: export the history as CSV or JSON and \
+                     download each record's files through its attachment routes"
                         .into(),
             }
         })?),
@@ -296,6 +303,11 @@ pub enum ZipExportError {
     Listing(#[from] FilesError),
     #[error("the records' files do not fit one archive ({0})")]
     TooLarge(#[from] crate::zip::TooLarge),
+    /// The archive would be longer than this deployment can answer ([`RecordFiles::largest_archive`]).
+    #[error(
+        "the archive would be {length} bytes, over the {largest} bytes this deployment can answer at once"
+    )]
+    OverAnswer { length: u64, largest: u64 },
     #[error("the manifest: {0}")]
     Manifest(#[from] serde_json::Error),
 }
@@ -333,6 +345,9 @@ pub async fn zip_export(
         .into_iter()
         .chain(listed.iter().map(|f| (f.path.as_str(), f.size))),
     )?;
+    if let Some(largest) = files.largest_archive().filter(|largest| length > *largest) {
+        return Err(ZipExportError::OverAnswer { length, largest });
+    }
     let count = listed.len();
     let mut archive = Archive::new();
     let mut head = archive.file("history.csv", now, csv.as_bytes());
@@ -406,6 +421,13 @@ async fn archive(
                     "the records' files do not fit one archive ({too_large}): export the history as \
                      CSV and download the files through the attachment routes, or run `vwc export \
                      --files DIR`"
+                ),
+            },
+            over @ ZipExportError::OverAnswer { .. } => ApiError::ConflictOf {
+                kind: ARCHIVE_TOO_LARGE,
+                detail: format!(
+                    "{over}: export the history as CSV or JSON and download the files through the \
+                     attachment routes"
                 ),
             },
             other => ApiError::internal(other),

@@ -54,7 +54,8 @@ pub struct EdgeState {
     pub clock: SharedClock,
     /// Timeline pages kept under their vehicle's timeline version (`--timeline-cache-mib`).
     pub pages: Arc<crate::page_cache::PageCache>,
-    /// The records' files for `GET …/export?format=zip`; `None` where this server does not keep them (S3).
+    /// The records' files for `GET …/export?format=zip` (the data dir's or the bucket's); `None` in a router
+    /// that serves no export (the chat function's).
     pub files: Option<Arc<dyn crate::export::RecordFiles>>,
 }
 

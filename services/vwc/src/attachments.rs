@@ -8,7 +8,7 @@ use vwc_edge::export::{ExportFile, FilesError, RecordFiles};
 use vwc_ingestion::attachments::fs::FsAttachmentStore;
 #[cfg(feature = "aws")]
 use vwc_ingestion::attachments::s3::S3AttachmentStore;
-use vwc_ingestion::attachments::{AttachmentStore, EventKey};
+use vwc_ingestion::attachments::{AttachmentStore, EventKey, RecordFileStore};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum AttachmentsChoice {
@@ -50,25 +50,51 @@ pub async fn open(
     })
 }
 
-/// The records' files a server can put in a `zip` export: the data dir's; none from S3 (its files are
-/// handed out one by one, pre-signed).
-pub fn record_files(choice: &AttachmentsChoice, data_dir: &Path) -> Option<Arc<dyn RecordFiles>> {
-    match choice {
-        AttachmentsChoice::Files => Some(Arc::new(DataDirFiles::new(data_dir))),
-        AttachmentsChoice::S3 { .. } => None,
-    }
+/// The longest `zip` export an AWS Lambda answers: its answer is at most 6 MB, and API Gateway carries a
+/// binary answer as base64 (4 bytes for every 3), so an archive of 4 MiB is answered whole and a longer one is
+/// refused before its first byte (a 409 naming the limit; docs/import.md).
+pub const LAMBDA_LARGEST_ARCHIVE: u64 = 4 * 1024 * 1024;
+
+/// The records' files a server puts in a `zip` export: the data dir's, or the bucket's (read by this server
+/// and streamed into the archive); `largest` is the longest archive it can answer, when it has a limit.
+pub async fn record_files(
+    choice: &AttachmentsChoice,
+    data_dir: &Path,
+    largest: Option<u64>,
+) -> anyhow::Result<Arc<dyn RecordFiles>> {
+    Ok(match choice {
+        AttachmentsChoice::Files => Arc::new(StoreFiles {
+            largest,
+            ..DataDirFiles::new(data_dir)
+        }),
+        #[cfg(feature = "aws")]
+        AttachmentsChoice::S3 { bucket, endpoint } => Arc::new(StoreFiles {
+            store: S3AttachmentStore::new(s3_client(endpoint.as_deref()).await, bucket.clone()),
+            largest,
+        }),
+        #[cfg(not(feature = "aws"))]
+        AttachmentsChoice::S3 { .. } => {
+            return Err(crate::built_without_aws("--attachments-bucket (S3)"));
+        }
+    })
 }
 
-/// The files of exported records from `<data-dir>/attachments`: `GET …/export?format=zip` and
+/// The files of exported records, from an attachment store: `GET …/export?format=zip` and
 /// `vwc export --files`.
-pub struct DataDirFiles {
-    store: FsAttachmentStore,
+pub struct StoreFiles<S> {
+    store: S,
+    /// The longest archive of them this server answers ([`RecordFiles::largest_archive`]).
+    largest: Option<u64>,
 }
+
+/// The files of exported records from `<data-dir>/attachments`.
+pub type DataDirFiles = StoreFiles<FsAttachmentStore>;
 
 impl DataDirFiles {
     pub fn new(data_dir: &Path) -> DataDirFiles {
-        DataDirFiles {
+        StoreFiles {
             store: FsAttachmentStore::new(data_dir),
+            largest: None,
         }
     }
 }
@@ -78,7 +104,11 @@ fn failed(e: impl std::fmt::Display) -> FilesError {
 }
 
 #[async_trait::async_trait]
-impl RecordFiles for DataDirFiles {
+impl<S: RecordFileStore> RecordFiles for StoreFiles<S> {
+    fn largest_archive(&self) -> Option<u64> {
+        self.largest
+    }
+
     async fn list(
         &self,
         org: &str,
@@ -87,7 +117,7 @@ impl RecordFiles for DataDirFiles {
     ) -> Result<Vec<ExportFile>, FilesError> {
         let with_files = self
             .store
-            .events_with_files(org, vehicle)
+            .records_with_files(org, vehicle)
             .await
             .map_err(failed)?;
         let mut listed = Vec::new();
@@ -136,15 +166,11 @@ impl RecordFiles for DataDirFiles {
         let key = EventKey::new(org, vehicle, &file.event_id)
             .ok_or_else(|| FilesError::Gone(format!("{} names no record", file.path)))?;
         // The listing read each record: its content is read by the attachment's id alone.
-        self.store
-            .content_of(&key, &file.attachment_id)
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    FilesError::Gone(format!("{} is no longer kept", file.path))
-                }
-                _ => failed(e),
-            })
+        match self.store.file_content(&key, &file.attachment_id).await {
+            Ok(Some(content)) => Ok(content),
+            Ok(None) => Err(FilesError::Gone(format!("{} is no longer kept", file.path))),
+            Err(e) => Err(failed(e)),
+        }
     }
 }
 
@@ -153,6 +179,55 @@ mod tests {
     use super::*;
     use futures::StreamExt;
     use vwc_ingestion::attachments::{Attachment, MediaType};
+
+    /// A server whose answer has a limit (a Lambda's) refuses a longer archive before its first byte, and
+    /// answers one of its limit's length whole.
+    #[tokio::test]
+    async fn an_archive_longer_than_the_answer_can_be_is_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsAttachmentStore::new(dir.path());
+        let key = EventKey::new("org_a", "veh_1", "evt_1").unwrap();
+        let content = vec![7u8; 4096];
+        let attachment = Attachment {
+            id: "att_1".into(),
+            event_id: key.event.clone(),
+            vehicle_id: key.vehicle.clone(),
+            file_name: "scan.pdf".into(),
+            content_type: MediaType::Pdf,
+            size_bytes: content.len() as u64,
+            sha256: None,
+            uploaded_at: vwc_clock::now(),
+            uploaded_by: "alice".into(),
+        };
+        store.put(&key, &attachment, content.into()).await.unwrap();
+        let events = [serde_json::json!({"id": "evt_1"})];
+        let export = |largest: Option<u64>| {
+            let files = Arc::new(StoreFiles {
+                largest,
+                ..DataDirFiles::new(dir.path())
+            });
+            let csv = "id\nevt_1\n".to_string();
+            vwc_edge::export::zip_export(files, "org_a", "veh_1", &events, csv, vwc_clock::now())
+        };
+        let length = export(None).await.unwrap().length;
+        assert!(length > 4096, "{length}");
+        match export(Some(length - 1)).await {
+            Err(vwc_edge::export::ZipExportError::OverAnswer { length: l, largest }) => {
+                assert_eq!((l, largest), (length, length - 1));
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("an archive over the limit began"),
+        }
+        let whole = export(Some(length)).await.unwrap();
+        let bytes: Vec<u8> = whole
+            .bytes
+            .map(|chunk| chunk.unwrap().to_vec())
+            .concat()
+            .await;
+        assert_eq!(bytes.len() as u64, length);
+        let read = vwc_edge::zip::read(&bytes).unwrap();
+        assert_eq!(read[2], ("evt_1/scan.pdf".to_string(), vec![7u8; 4096]));
+    }
 
     /// A file gone once the archive has begun ends it short of its announced length, with an error — a
     /// client sees a failed download, never a smaller archive that looks whole; the files before it were

@@ -348,7 +348,9 @@ impl System {
                 .context("the chat LLM provider")?
                 .map(Arc::new),
             attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
-            record_files: crate::attachments::record_files(&opts.attachments, &opts.data_dir),
+            record_files: Some(
+                crate::attachments::record_files(&opts.attachments, &opts.data_dir, None).await?,
+            ),
         };
         // The bus the relays publish to; `/readyz` asks it too.
         let shared_bus: Arc<dyn Bus> = match &opts.bus {

@@ -263,6 +263,13 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         rt.layers.value(None, env_var, ssm_name)
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files = crate::attachments::AttachmentsChoice::S3 {
+        bucket: rt
+            .layers
+            .value(None, "VWC_ATTACHMENTS_BUCKET", "attachments_bucket")
+            .context("VWC_ATTACHMENTS_BUCKET (or SSM attachments_bucket) is required in AWS")?,
+        endpoint: std::env::var("VWC_AWS_ENDPOINT").ok(),
+    };
     let http = crate::embedded::HttpSettings {
         rate_limiter: None, // API Gateway throttles in AWS
         cors_origin: std::env::var("VWC_CORS_ORIGIN")
@@ -286,20 +293,17 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
-        attachments: {
-            let bucket = rt
-                .layers
-                .value(None, "VWC_ATTACHMENTS_BUCKET", "attachments_bucket")
-                .context("VWC_ATTACHMENTS_BUCKET (or SSM attachments_bucket) is required in AWS")?;
-            let endpoint = std::env::var("VWC_AWS_ENDPOINT").ok();
-            crate::attachments::open(
-                &crate::attachments::AttachmentsChoice::S3 { bucket, endpoint },
+        attachments: crate::attachments::open(&files, std::path::Path::new("/tmp")).await?,
+        // The function reads the bucket's files into an archive it answers whole, up to what a Lambda's
+        // answer holds (docs/import.md).
+        record_files: Some(
+            crate::attachments::record_files(
+                &files,
                 std::path::Path::new("/tmp"),
+                Some(crate::attachments::LAMBDA_LARGEST_ARCHIVE),
             )
-            .await?
-        },
-        // The files are in S3: a `zip` export is a 409 there (docs/import.md).
-        record_files: None,
+            .await?,
+        ),
     };
     let router = crate::embedded::ApiRoutes::undocumented().into_router(
         &rt.stores,

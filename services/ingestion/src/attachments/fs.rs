@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     Attachment, AttachmentResult, AttachmentStore, Content, EventKey, PendingUpload, PresignedUrl,
-    UploadIntent,
+    RecordFileStore, UploadIntent,
 };
 
 pub struct FsAttachmentStore {
@@ -95,6 +95,25 @@ fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[async_trait]
+impl RecordFileStore for FsAttachmentStore {
+    async fn records_with_files(
+        &self,
+        org: &str,
+        vehicle: &str,
+    ) -> AttachmentResult<std::collections::HashSet<String>> {
+        Ok(self.events_with_files(org, vehicle).await?)
+    }
+
+    async fn file_content(&self, key: &EventKey, id: &str) -> AttachmentResult<Option<Vec<u8>>> {
+        match self.content_of(key, id).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[async_trait]

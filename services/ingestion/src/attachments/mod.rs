@@ -125,6 +125,21 @@ pub enum AttachmentStoreError {
 
 pub type AttachmentResult<T> = Result<T, AttachmentStoreError>;
 
+/// What an export of a vehicle's records with their files reads from a store (`vwc`'s `StoreFiles`, behind
+/// `GET …/export?format=zip` and `vwc export --files`).
+#[async_trait]
+pub trait RecordFileStore: AttachmentStore {
+    /// The ids of the vehicle's records that have files: one listing of the vehicle, so an export of
+    /// thousands of records lists only those with files.
+    async fn records_with_files(
+        &self,
+        org: &str,
+        vehicle: &str,
+    ) -> AttachmentResult<std::collections::HashSet<String>>;
+    /// An attachment's content, by its id; `None` when it is no longer kept.
+    async fn file_content(&self, key: &EventKey, id: &str) -> AttachmentResult<Option<Vec<u8>>>;
+}
+
 /// Where attachments are kept. An attachment exists once its record is written, and its record is
 /// written only after its content is durable.
 #[async_trait]

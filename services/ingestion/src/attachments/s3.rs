@@ -13,7 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use super::{
     Attachment, AttachmentResult, AttachmentStore, AttachmentStoreError, Content, EventKey,
-    PendingUpload, PresignedUrl, URL_TTL, UploadIntent,
+    PendingUpload, PresignedUrl, RecordFileStore, URL_TTL, UploadIntent,
 };
 
 pub struct S3AttachmentStore {
@@ -107,6 +107,50 @@ fn presigned(request: PresignedRequest, ttl: Duration) -> PresignedUrl {
         // expiry against its own.
         expires_at: vwc_clock::now()
             + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15)),
+    }
+}
+
+#[async_trait]
+impl RecordFileStore for S3AttachmentStore {
+    async fn records_with_files(
+        &self,
+        org: &str,
+        vehicle: &str,
+    ) -> AttachmentResult<std::collections::HashSet<String>> {
+        let mut events = std::collections::HashSet::new();
+        if !super::is_plain_id(org) || !super::is_plain_id(vehicle) {
+            return Ok(events);
+        }
+        // `attachments/<org>/<vehicle>/<event>/<id>.json`: a record's file once its record is written.
+        let prefix = format!("attachments/{org}/{vehicle}/");
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(s3_error)?;
+            events.extend(page.contents().iter().filter_map(|o| {
+                let (event, file) = o.key()?.strip_prefix(&prefix)?.split_once('/')?;
+                file.ends_with(".json").then(|| event.to_string())
+            }));
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(events)
+    }
+
+    async fn file_content(&self, key: &EventKey, id: &str) -> AttachmentResult<Option<Vec<u8>>> {
+        if !super::is_plain_id(id) {
+            return Ok(None);
+        }
+        self.read(Self::content_key(key, id), None).await
     }
 }
 

@@ -410,19 +410,44 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     // Another organisation: 404, no URL.
     let response = download_with(&plain, &app, &stranger, &path, &direct).await;
     assert_eq!(response.status(), 404);
-    // The files are in the bucket, not on this server: no archive of them, said by the problem's type.
+    // The server reads the bucket's files into the archive: the two accepted ones, not the refused
+    // upload (nor anything under `pending/`).
     let vehicle = path.split('/').nth(3).unwrap();
+    let event = path.split('/').nth(5).unwrap();
+    let zip = app
+        .get(&owner, &format!("/v1/vehicles/{vehicle}/export?format=zip"))
+        .await;
+    assert_eq!(zip.status(), 200);
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let length = zip.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let bytes = zip.bytes().await.unwrap();
+    assert_eq!(length, bytes.len().to_string());
+    let files = vwc_edge::zip::read(&bytes).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "history.csv".to_string(),
+            "attachments.json".to_string(),
+            format!("{event}/r.jpg"),
+            format!("{event}/invoice.pdf"),
+        ]
+    );
+    assert_eq!((&files[2].1, &files[3].1), (&jpeg(), &pdf()));
+    let manifest: Value = serde_json::from_slice(&files[1].1).unwrap();
+    assert_eq!(manifest["files"][0]["attachment"]["id"], direct["id"]);
+    assert_eq!(manifest["files"][1]["attachment"]["id"], accepted["id"]);
+    // Another organisation's archive of the vehicle: 404.
     let (status, content_type, problem) = get(
         &app,
-        &owner,
+        &stranger,
         &format!("/v1/vehicles/{vehicle}/export?format=zip"),
     )
     .await;
-    assert_problem(status, &content_type, &problem, 409);
-    assert_eq!(
-        problem["type"],
-        "https://vwc.dev/problems/archive-unavailable"
-    );
+    assert_problem(status, &content_type, &problem, 404);
     app.stop().await;
 }
 
