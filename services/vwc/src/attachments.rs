@@ -36,18 +36,7 @@ pub async fn open(
     choice: &AttachmentsChoice,
     data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn AttachmentStore>> {
-    Ok(match choice {
-        AttachmentsChoice::Files => Arc::new(FsAttachmentStore::new(data_dir)),
-        #[cfg(feature = "aws")]
-        AttachmentsChoice::S3 { bucket, endpoint } => Arc::new(S3AttachmentStore::new(
-            s3_client(endpoint.as_deref()).await,
-            bucket.clone(),
-        )),
-        #[cfg(not(feature = "aws"))]
-        AttachmentsChoice::S3 { .. } => {
-            return Err(crate::built_without_aws("--attachments-bucket (S3)"));
-        }
-    })
+    Ok(open_with_files(choice, data_dir, None).await?.0)
 }
 
 /// The longest `zip` export an AWS Lambda answers: its answer is at most 6 MB, and API Gateway carries a
@@ -55,23 +44,33 @@ pub async fn open(
 /// refused before its first byte (a 409 naming the limit; docs/import.md).
 pub const LAMBDA_LARGEST_ARCHIVE: u64 = 4 * 1024 * 1024;
 
-/// The records' files a server puts in a `zip` export: the data dir's, or the bucket's (read by this server
-/// and streamed into the archive); `largest` is the longest archive it can answer, when it has a limit.
-pub async fn record_files(
+/// The attachment store and the records' files a server puts in a `zip` export, over one client: the data
+/// dir's, or the bucket's (read by this server and streamed into the archive); `largest` is the longest
+/// archive it can answer, when it has a limit.
+pub async fn open_with_files(
     choice: &AttachmentsChoice,
     data_dir: &Path,
     largest: Option<u64>,
-) -> anyhow::Result<Arc<dyn RecordFiles>> {
+) -> anyhow::Result<(Arc<dyn AttachmentStore>, Arc<dyn RecordFiles>)> {
     Ok(match choice {
-        AttachmentsChoice::Files => Arc::new(StoreFiles {
-            largest,
-            ..DataDirFiles::new(data_dir)
-        }),
+        AttachmentsChoice::Files => (
+            Arc::new(FsAttachmentStore::new(data_dir)),
+            Arc::new(StoreFiles {
+                largest,
+                ..DataDirFiles::new(data_dir)
+            }),
+        ),
         #[cfg(feature = "aws")]
-        AttachmentsChoice::S3 { bucket, endpoint } => Arc::new(StoreFiles {
-            store: S3AttachmentStore::new(s3_client(endpoint.as_deref()).await, bucket.clone()),
-            largest,
-        }),
+        AttachmentsChoice::S3 { bucket, endpoint } => {
+            let client = s3_client(endpoint.as_deref()).await;
+            (
+                Arc::new(S3AttachmentStore::new(client.clone(), bucket.clone())),
+                Arc::new(StoreFiles {
+                    store: S3AttachmentStore::new(client, bucket.clone()),
+                    largest,
+                }),
+            )
+        }
         #[cfg(not(feature = "aws"))]
         AttachmentsChoice::S3 { .. } => {
             return Err(crate::built_without_aws("--attachments-bucket (S3)"));

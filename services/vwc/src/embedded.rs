@@ -315,6 +315,8 @@ impl System {
                 Arc::new(verifier)
             }
         };
+        let (attachments, record_files) =
+            crate::attachments::open_with_files(&opts.attachments, &opts.data_dir, None).await?;
         let http = HttpSettings {
             rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
                 .map_err(anyhow::Error::msg)
@@ -347,10 +349,8 @@ impl System {
                 .transpose()
                 .context("the chat LLM provider")?
                 .map(Arc::new),
-            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
-            record_files: Some(
-                crate::attachments::record_files(&opts.attachments, &opts.data_dir, None).await?,
-            ),
+            attachments,
+            record_files: Some(record_files),
         };
         // The bus the relays publish to; `/readyz` asks it too.
         let shared_bus: Arc<dyn Bus> = match &opts.bus {

@@ -270,6 +270,12 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .context("VWC_ATTACHMENTS_BUCKET (or SSM attachments_bucket) is required in AWS")?,
         endpoint: std::env::var("VWC_AWS_ENDPOINT").ok(),
     };
+    let (attachments, record_files) = crate::attachments::open_with_files(
+        &files,
+        std::path::Path::new("/tmp"),
+        Some(crate::attachments::LAMBDA_LARGEST_ARCHIVE),
+    )
+    .await?;
     let http = crate::embedded::HttpSettings {
         rate_limiter: None, // API Gateway throttles in AWS
         cors_origin: std::env::var("VWC_CORS_ORIGIN")
@@ -293,17 +299,10 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
-        attachments: crate::attachments::open(&files, std::path::Path::new("/tmp")).await?,
+        attachments,
         // The function reads the bucket's files into an archive it answers whole, up to what a Lambda's
         // answer holds (docs/import.md).
-        record_files: Some(
-            crate::attachments::record_files(
-                &files,
-                std::path::Path::new("/tmp"),
-                Some(crate::attachments::LAMBDA_LARGEST_ARCHIVE),
-            )
-            .await?,
-        ),
+        record_files: Some(record_files),
     };
     let router = crate::embedded::ApiRoutes::undocumented().into_router(
         &rt.stores,
