@@ -56,7 +56,7 @@ impl Entry {
     }
 }
 
-/// How often the cache answered, for the operator (`GET /metrics`) and the bench.
+/// How often the cache answered (`PageCache::stats`; read by the tests and the bench — no route exposes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
     pub hits: u64,
