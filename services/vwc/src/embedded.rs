@@ -175,6 +175,9 @@ pub struct EmbeddedOptions {
     pub chat_llm: Option<vwc_chat_historian::LlmSettings>,
     /// Event attachments: files under the data dir (default) or an S3 bucket.
     pub attachments: crate::attachments::AttachmentsChoice,
+    /// The longest `zip` export the server answers; any length when `None` (the default). The API Lambda
+    /// answers at most `attachments::LAMBDA_LARGEST_ARCHIVE`; tests set a limit here to see its answer.
+    pub largest_archive: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +223,7 @@ impl EmbeddedOptions {
             notification_tuning: None,
             chat_llm: None,
             attachments: Default::default(),
+            largest_archive: None,
         }
     }
 }
@@ -315,8 +319,12 @@ impl System {
                 Arc::new(verifier)
             }
         };
-        let (attachments, record_files) =
-            crate::attachments::open_with_files(&opts.attachments, &opts.data_dir, None).await?;
+        let (attachments, record_files) = crate::attachments::open_with_files(
+            &opts.attachments,
+            &opts.data_dir,
+            opts.largest_archive,
+        )
+        .await?;
         let http = HttpSettings {
             rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
                 .map_err(anyhow::Error::msg)

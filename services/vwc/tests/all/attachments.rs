@@ -451,6 +451,40 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     app.stop().await;
 }
 
+/// A server whose answer has a limit (the API Lambda's, 4 MiB) answers a longer archive with a 409 of type
+/// `archive-too-large` that names both lengths, before any byte; the history alone is still answered.
+#[tokio::test]
+async fn an_archive_longer_than_the_servers_answer_is_a_409_naming_both_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| o.largest_archive = Some(2000)).await;
+    let (app, owner, vehicle, _, path) = receipt_event(app, 26).await;
+    let mut scan = pdf();
+    scan.extend(vec![b' '; 4096]);
+    let (status, _, _) = upload(
+        &app,
+        &owner,
+        &path,
+        ("invoice.pdf", "application/pdf"),
+        scan,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let export = format!("/v1/vehicles/{vehicle}/export");
+    let (status, content_type, problem) = get(&app, &owner, &format!("{export}?format=zip")).await;
+    assert_problem(status, &content_type, &problem, 409);
+    assert_eq!(
+        problem["type"],
+        "https://vwc.dev/problems/archive-too-large"
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("over the 2000 bytes this deployment can answer"),
+        "{detail}"
+    );
+    assert_eq!(app.get(&owner, &export).await.status(), 200);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_voided_event_keeps_its_attachments_readable_and_refuses_new_ones() {
     let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 23).await;
