@@ -179,6 +179,22 @@ mod tests {
     use futures::StreamExt;
     use vwc_ingestion::attachments::{Attachment, MediaType};
 
+    /// Keeps `content` as the PDF `id` of `key`'s record.
+    async fn put_pdf(store: &FsAttachmentStore, key: &EventKey, id: &str, content: Vec<u8>) {
+        let attachment = Attachment {
+            id: id.into(),
+            event_id: key.event.clone(),
+            vehicle_id: key.vehicle.clone(),
+            file_name: format!("{id}.pdf"),
+            content_type: MediaType::Pdf,
+            size_bytes: content.len() as u64,
+            sha256: None,
+            uploaded_at: vwc_clock::now(),
+            uploaded_by: "alice".into(),
+        };
+        store.put(key, &attachment, content.into()).await.unwrap();
+    }
+
     /// A server whose answer has a limit (a Lambda's) refuses a longer archive before its first byte, and
     /// answers one of its limit's length whole.
     #[tokio::test]
@@ -186,19 +202,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsAttachmentStore::new(dir.path());
         let key = EventKey::new("org_a", "veh_1", "evt_1").unwrap();
-        let content = vec![7u8; 4096];
-        let attachment = Attachment {
-            id: "att_1".into(),
-            event_id: key.event.clone(),
-            vehicle_id: key.vehicle.clone(),
-            file_name: "scan.pdf".into(),
-            content_type: MediaType::Pdf,
-            size_bytes: content.len() as u64,
-            sha256: None,
-            uploaded_at: vwc_clock::now(),
-            uploaded_by: "alice".into(),
-        };
-        store.put(&key, &attachment, content.into()).await.unwrap();
+        put_pdf(&store, &key, "att_1", vec![7u8; 4096]).await;
         let events = [serde_json::json!({"id": "evt_1"})];
         let export = |largest: Option<u64>| {
             let files = Arc::new(StoreFiles {
@@ -225,7 +229,7 @@ mod tests {
             .await;
         assert_eq!(bytes.len() as u64, length);
         let read = vwc_edge::zip::read(&bytes).unwrap();
-        assert_eq!(read[2], ("evt_1/scan.pdf".to_string(), vec![7u8; 4096]));
+        assert_eq!(read[2], ("evt_1/att_1.pdf".to_string(), vec![7u8; 4096]));
     }
 
     /// A file gone once the archive has begun ends it short of its announced length, with an error — a
@@ -237,19 +241,7 @@ mod tests {
         let store = FsAttachmentStore::new(dir.path());
         let key = EventKey::new("org_a", "veh_1", "evt_1").unwrap();
         for id in ["att_1", "att_2"] {
-            let content = format!("%PDF-1.7 {id}").into_bytes();
-            let attachment = Attachment {
-                id: id.into(),
-                event_id: key.event.clone(),
-                vehicle_id: key.vehicle.clone(),
-                file_name: format!("{id}.pdf"),
-                content_type: MediaType::Pdf,
-                size_bytes: content.len() as u64,
-                sha256: None,
-                uploaded_at: vwc_clock::now(),
-                uploaded_by: "alice".into(),
-            };
-            store.put(&key, &attachment, content.into()).await.unwrap();
+            put_pdf(&store, &key, id, format!("%PDF-1.7 {id}").into_bytes()).await;
         }
         let events = [serde_json::json!({"id": "evt_1"})];
         let files = Arc::new(DataDirFiles::new(dir.path()));

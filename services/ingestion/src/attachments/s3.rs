@@ -82,6 +82,36 @@ impl S3AttachmentStore {
     }
 }
 
+impl S3AttachmentStore {
+    /// The keys of the records (`….json`) under `prefix`, every page of the listing.
+    async fn record_keys(&self, prefix: &str) -> AttachmentResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(s3_error)?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| k.ends_with(".json"))
+                    .map(str::to_string),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => return Ok(keys),
+            }
+        }
+    }
+}
+
 fn s3_error(e: impl std::error::Error) -> AttachmentStoreError {
     // The SDK's Display is terse ("service error"); the chain says what failed.
     AttachmentStoreError::S3(vwc_telemetry::error_chain(&e))
@@ -123,24 +153,9 @@ impl RecordFileStore for S3AttachmentStore {
         }
         // `attachments/<org>/<vehicle>/<event>/<id>.json`: a record's file once its record is written.
         let prefix = format!("attachments/{org}/{vehicle}/");
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(s3_error)?;
-            events.extend(page.contents().iter().filter_map(|o| {
-                let (event, file) = o.key()?.strip_prefix(&prefix)?.split_once('/')?;
-                file.ends_with(".json").then(|| event.to_string())
-            }));
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
+        for key in self.record_keys(&prefix).await? {
+            if let Some((event, _)) = key.strip_prefix(&prefix).and_then(|k| k.split_once('/')) {
+                events.insert(event.to_string());
             }
         }
         Ok(events)
@@ -176,31 +191,9 @@ impl AttachmentStore for S3AttachmentStore {
     }
 
     async fn list(&self, key: &EventKey) -> AttachmentResult<Vec<Attachment>> {
-        let prefix = format!("attachments/{}/", key.path());
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(s3_error)?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| k.ends_with(".json"))
-                    .map(str::to_string),
-            );
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        let keys = self
+            .record_keys(&format!("attachments/{}/", key.path()))
+            .await?;
         let mut items = Vec::new();
         for k in keys {
             if let Some(bytes) = self.read(k, None).await? {
