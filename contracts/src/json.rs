@@ -53,14 +53,6 @@ pub fn with_written<T: ?Sized + Serialize, R>(
     })
 }
 
-/// `value`'s compact JSON as a string.
-pub fn to_string<T: ?Sized + Serialize>(value: &T) -> Result<String, Error> {
-    let mut out = Vec::with_capacity(128);
-    to_writer(&mut out, value)?;
-    // Only whole UTF-8 strings and ASCII are ever written.
-    String::from_utf8(out).map_err(|e| Error(e.to_string()))
-}
-
 /// Whether `bytes` holds nothing JSON must escape: no control character, quote or backslash. Eight bytes
 /// at a time as one word (most strings are ids, codes and dates of 10–40 bytes), the rest one by one.
 fn nothing_to_escape(bytes: &[u8]) -> bool {
@@ -554,6 +546,14 @@ mod tests {
 
     use super::*;
     use crate::{Envelope, EventType, examples};
+
+    /// `value`'s compact JSON as a string.
+    fn to_string<T: ?Sized + Serialize>(value: &T) -> Result<String, Error> {
+        let mut out = Vec::with_capacity(128);
+        to_writer(&mut out, value)?;
+        // Only whole UTF-8 strings and ASCII are ever written.
+        String::from_utf8(out).map_err(|e| Error(e.to_string()))
+    }
 
     /// Both writers' output for `value`, or both errors.
     fn both<T: ?Sized + Serialize>(value: &T) -> (Result<String, ()>, Result<String, ()>) {

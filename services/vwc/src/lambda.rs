@@ -263,7 +263,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         rt.layers.value(None, env_var, ssm_name)
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let files = crate::attachments::AttachmentsChoice::S3 {
+    let bucket = crate::attachments::AttachmentsChoice::S3 {
         bucket: rt
             .layers
             .value(None, "VWC_ATTACHMENTS_BUCKET", "attachments_bucket")
@@ -271,7 +271,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         endpoint: std::env::var("VWC_AWS_ENDPOINT").ok(),
     };
     let (attachments, record_files) = crate::attachments::open_with_files(
-        &files,
+        &bucket,
         std::path::Path::new("/tmp"),
         Some(crate::attachments::LAMBDA_LARGEST_ARCHIVE),
     )
