@@ -145,7 +145,6 @@ fn any_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D:
 impl MaintenanceItemView {
     /// The due cycle of a due point: `"{dueAt}@{dueOdometer}"`, `-` for what is not known.
     pub fn cycle_of(due_at: Option<NaiveDate>, due_odometer: Option<u64>) -> String {
-        use std::fmt::Write;
         // Written into one string of its size (it is computed for every item of every evaluation).
         let mut cycle = String::with_capacity(32);
         match due_at {
@@ -153,11 +152,31 @@ impl MaintenanceItemView {
             None => cycle.push('-'),
         }
         cycle.push('@');
-        let _ = match due_odometer {
-            Some(o) => write!(cycle, "{o}"),
-            None => write!(cycle, "-"),
-        };
+        match due_odometer {
+            Some(o) => cycle.push_str(itoa::Buffer::new().format(o)),
+            None => cycle.push('-'),
+        }
         cycle
+    }
+
+    /// Whether `cycle` is [`cycle_of`](Self::cycle_of) the due point, without writing it anywhere: a
+    /// reminder inside an envelope leaves out a cycle that is (every reminder of a sweep asked).
+    pub fn is_cycle_of(cycle: &str, due_at: Option<NaiveDate>, due_odometer: Option<u64>) -> bool {
+        let Some((day, odometer)) = cycle.split_once('@') else {
+            return false;
+        };
+        let day_matches = match due_at {
+            Some(d) => match crate::time_text::day(d) {
+                Some(text) => day == text.as_str(),
+                None => day == d.to_string(),
+            },
+            None => day == "-",
+        };
+        day_matches
+            && match due_odometer {
+                Some(o) => odometer == itoa::Buffer::new().format(o),
+                None => odometer == "-",
+            }
     }
 
     /// The item's due cycle: its own, or [`cycle_of`](Self::cycle_of) its due point when it was left
@@ -294,12 +313,19 @@ impl MaintenanceItemView {
 pub struct OdometerEstimateView {
     pub value: u64,
     pub unit: OdometerUnit,
+    // The days written by position (`time_text`), as chrono's serde form: chrono's own went through `Debug`
+    // a character at a time, in every schedule of a sweep (docs/bench.md, "Stop 55").
+    #[serde(serialize_with = "crate::time_text::serialize_day")]
     pub as_of: NaiveDate,
     pub estimated: bool,
     /// The day of the latest reading the value was read or projected from (left out by schedules
     /// published before it existed). A reader holding a later reading knows the estimate did not see it:
     /// the scheduler does not publish again for a reading that moves no due point and no status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time_text::serialize_opt_day"
+    )]
     pub reading_on: Option<NaiveDate>,
 }
 
@@ -691,7 +717,7 @@ impl ReminderDue {
         s.serialize_field("title", &self.title)?;
         s.serialize_field("status", &self.status)?;
         s.serialize_field("reason", &self.reason)?;
-        if self.due_cycle != MaintenanceItemView::cycle_of(self.due_at, self.due_odometer) {
+        if !MaintenanceItemView::is_cycle_of(&self.due_cycle, self.due_at, self.due_odometer) {
             s.serialize_field("dueCycle", &self.due_cycle)?;
         }
         optional_field(&mut s, "dueAt", &self.due_at.as_ref().map(Day))?;
@@ -1038,5 +1064,90 @@ mod tests {
             serde_json::from_value::<crate::Envelope>(wire).unwrap(),
             envelope
         );
+    }
+
+    /// `is_cycle_of` answers what comparing with `cycle_of`'s text answers, for every kind of due point
+    /// (unknown parts, the largest odometer, years chrono writes with a sign) and for texts that are not it.
+    #[test]
+    fn is_cycle_of_answers_as_comparing_with_the_cycle_written() {
+        let days = [
+            None,
+            NaiveDate::from_ymd_opt(2026, 9, 1),
+            NaiveDate::from_ymd_opt(1, 1, 1),
+            NaiveDate::from_ymd_opt(12_345, 6, 7),
+            NaiveDate::from_ymd_opt(-44, 3, 15),
+        ];
+        let odometers = [None, Some(0), Some(45_000), Some(u64::MAX)];
+        let mut texts: Vec<String> = ["", "@", "-@-", "-@", "@-", "2026-09-01@45000@1", "c7"]
+            .map(String::from)
+            .to_vec();
+        for d in days {
+            for o in odometers {
+                let cycle = MaintenanceItemView::cycle_of(d, o);
+                texts.extend([format!("{cycle}0"), cycle[1..].to_string(), cycle.clone()]);
+            }
+        }
+        assert!(texts.contains(&"2026-09-01@45000".to_string()));
+        assert!(texts.contains(&"+12345-06-07@-".to_string()), "{texts:?}");
+        for d in days {
+            for o in odometers {
+                let written = MaintenanceItemView::cycle_of(d, o);
+                for text in &texts {
+                    assert_eq!(
+                        MaintenanceItemView::is_cycle_of(text, d, o),
+                        *text == written,
+                        "{text:?} against {d:?} {o:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn is_cycle_of_agrees_with_the_cycle_written(
+            days in proptest::option::of(-1_000_000i32..4_000_000),
+            odometer in proptest::option::of(proptest::prelude::any::<u64>()),
+            other in "[-@0-9]{0,24}",
+        ) {
+            let day = days.and_then(NaiveDate::from_num_days_from_ce_opt);
+            let written = MaintenanceItemView::cycle_of(day, odometer);
+            proptest::prop_assert!(MaintenanceItemView::is_cycle_of(&written, day, odometer));
+            proptest::prop_assert_eq!(
+                MaintenanceItemView::is_cycle_of(&other, day, odometer),
+                other == written
+            );
+        }
+    }
+
+    /// The odometer estimate's days are written by `time_text` as chrono's serde form, and read back.
+    #[test]
+    fn an_odometer_estimates_days_are_written_as_chrono_writes_them() {
+        for (as_of, reading_on) in [
+            (day(), None),
+            (day(), Some(day())),
+            (
+                NaiveDate::from_ymd_opt(12_345, 1, 2).unwrap(),
+                NaiveDate::from_ymd_opt(-7, 12, 31),
+            ),
+        ] {
+            let estimate = OdometerEstimateView {
+                value: 41_000,
+                unit: OdometerUnit::Mi,
+                as_of,
+                estimated: true,
+                reading_on,
+            };
+            let json = serde_json::to_value(&estimate).unwrap();
+            assert_eq!(json["asOf"], serde_json::to_value(as_of).unwrap());
+            match reading_on {
+                Some(d) => assert_eq!(json["readingOn"], serde_json::to_value(d).unwrap()),
+                None => assert!(json.get("readingOn").is_none(), "{json}"),
+            }
+            assert_eq!(
+                serde_json::from_value::<OdometerEstimateView>(json).unwrap(),
+                estimate
+            );
+        }
     }
 }
