@@ -71,6 +71,8 @@ const OUTBOX: &str = "seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, envelope 
 pub(crate) struct Inner {
     path: PathBuf,
     writer: std::sync::mpsc::Sender<Job>,
+    /// The writer thread, joined when the database is dropped ([`Inner`]'s `Drop`).
+    writer_thread: Option<std::thread::JoinHandle<()>>,
     /// Jobs handed to the writer thread since the database was opened.
     writer_jobs: std::sync::atomic::AtomicU64,
     readers: Mutex<Vec<Connection>>,
@@ -350,6 +352,8 @@ struct Checkpoints {
     writer_at: i32,
     /// Wakes the checkpoint thread; holds one wake-up at most (a second would find nothing more to do).
     wake: Option<std::sync::mpsc::SyncSender<()>>,
+    /// The checkpoint thread, joined when the writer's connection drops its hook (before it closes).
+    thread: Option<std::thread::JoinHandle<()>>,
     /// The thread could not be started or its connection opened: the writer checkpoints.
     no_thread: bool,
     /// Held while a checkpoint runs, by the thread or the writer: the writer's own waits for the thread's
@@ -365,6 +369,7 @@ impl Checkpoints {
             thread_at: WAL_CHECKPOINT_PAGES / scale,
             writer_at: WAL_WRITER_CHECKPOINT_PAGES / scale,
             wake: None,
+            thread: None,
             no_thread: false,
             running: Arc::new(Mutex::new(())),
         }
@@ -391,7 +396,7 @@ impl Checkpoints {
             return false;
         }
         if self.wake.is_none() {
-            self.wake = spawn_checkpointer(&self.path, self.running.clone());
+            (self.wake, self.thread) = spawn_checkpointer(&self.path, self.running.clone()).unzip();
         }
         let woken = self.wake.as_ref().is_some_and(|wake| {
             !matches!(
@@ -404,11 +409,25 @@ impl Checkpoints {
     }
 }
 
-/// Starts the database's checkpoint thread; `None` (logged) when the thread cannot be started.
+impl Drop for Checkpoints {
+    /// Stops the checkpoint thread (its wake-up channel closes; a run under way ends first) and waits for it
+    /// to close its connection.
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "the WAL checkpoint thread panicked");
+        }
+    }
+}
+
+/// Starts the database's checkpoint thread: its wake-up and the thread; `None` (logged) when the thread
+/// cannot be started.
 fn spawn_checkpointer(
     path: &Path,
     running: Arc<Mutex<()>>,
-) -> Option<std::sync::mpsc::SyncSender<()>> {
+) -> Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
     let name = format!(
         "sqlite-ckpt-{}",
@@ -437,7 +456,7 @@ fn spawn_checkpointer(
         }
     });
     match spawned {
-        Ok(_) => Some(wake),
+        Ok(thread) => Some((wake, thread)),
         Err(e) => {
             tracing::warn!(error = %e, "starting the WAL checkpoint thread failed; the writer checkpoints");
             None
@@ -489,7 +508,7 @@ impl SqliteDb {
             "sqlite-writer-{}",
             path.file_stem().and_then(|s| s.to_str()).unwrap_or("db")
         );
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || writer_thread(conn, rx))
             .map_err(|e| StoreError::Other(format!("spawning the writer: {e}")))?;
@@ -497,6 +516,7 @@ impl SqliteDb {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: tx,
+                writer_thread: Some(writer_thread),
                 writer_jobs: Default::default(),
                 readers: Mutex::new(Vec::new()),
                 reader_permits: Arc::new(Semaphore::new(max_readers())),
@@ -657,6 +677,26 @@ impl SqliteDb {
             .await
             .map_err(|e| StoreError::Other(format!("reader permits closed: {e}")))?;
         with_reader(&self.inner, f)
+    }
+}
+
+/// Closing a database waits for its connections to close. SQLite empties the WAL into the database (and
+/// removes the file) when the last connection to it closes; closed on threads of their own while the process
+/// was exiting, they could be cut short, and a `vwc up` stopped with Ctrl-C then left its WALs — tens of MB
+/// after a burst — for the next start to replay before it answers (docs/bench.md, "Stop 55"). Here the writer's
+/// channel is closed, the writer thread finishes the jobs already queued, stops the checkpoint thread and closes
+/// its connection, and is joined; the pooled readers close after it, the last of them emptying the WAL.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let (closed, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(writer) = self.writer_thread.take()
+            // The last handle dropped by a job on the writer thread itself: that thread ends by itself.
+            && writer.thread().id() != std::thread::current().id()
+            && writer.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "the sqlite writer thread panicked while closing");
+        }
     }
 }
 
@@ -852,11 +892,21 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// The writer thread: runs groups until every sender is gone. A panic that escapes a group (the jobs
 /// catch their own) is logged, the open transaction rolled back, and the loop starts again on the same
 /// connection, so one bad write never stops every later one.
-fn writer_thread(conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
     checkpoint_left_wal(&conn);
     loop {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer_loop(&conn, &rx))) {
-            Ok(()) => return,
+            Ok(()) => {
+                // Every handle is gone. The checkpoint thread is stopped and joined while this connection is
+                // still open and idle (dropping the hook drops its `Checkpoints`); then the connection closes.
+                if let Err(e) = conn
+                    .wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>)
+                {
+                    tracing::warn!(error = %e, "removing the WAL hook before closing failed");
+                }
+                drop(conn);
+                return;
+            }
             Err(panic) => {
                 tracing::error!(panic = %panic_message(panic.as_ref()), "the sqlite writer panicked; restarting it");
                 if !conn.is_autocommit() {
@@ -2073,6 +2123,57 @@ pub(crate) mod tests {
         tokio::time::sleep(EMPTY_WAL_WHEN_IDLE_FOR).await;
         assert_eq!(wal_len(), 0, "the idle WAL is emptied");
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 1_200);
+    }
+
+    /// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
+    #[cfg(target_os = "linux")]
+    fn threads_named(prefix: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count()
+    }
+
+    /// Dropping the last handle of a database returns only once every connection to it has closed: its
+    /// writer thread (after the jobs queued), the checkpoint thread and the pooled readers. The last to close
+    /// empties the WAL into the database and removes it, so a process that exits right after (a `vwc up`
+    /// stopped with Ctrl-C) leaves no WAL for the next start to replay. Before, the threads closed on their own
+    /// time and the file was still there when `drop` returned.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_dropped_database_has_closed_every_connection_and_emptied_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jclose.db");
+        let wal = dir.path().join("jclose.db-wal");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        // Past the checkpoint thread's threshold (16 MiB of WAL), so that thread runs too.
+        let most = commit_padded_rows(&db, &wal, 60, 3_900).await;
+        assert!(most > 16 * 1024 * 1024, "{most}");
+        let seen = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .unwrap();
+        assert_eq!(seen, 6_000);
+        assert_eq!(threads_named("sqlite-writer-j"), 1);
+        assert_eq!(threads_named("sqlite-ckpt-jcl"), 1);
+        drop(db);
+        assert!(
+            !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+            "the WAL was left: {:?} bytes",
+            std::fs::metadata(&wal).map(|m| m.len())
+        );
+        assert_eq!(
+            threads_named("sqlite-writer-j"),
+            0,
+            "the writer thread ended"
+        );
+        assert_eq!(
+            threads_named("sqlite-ckpt-jcl"),
+            0,
+            "the checkpoint thread ended"
+        );
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 6_000);
     }
 
     /// The read-mark locks (bytes 123–127 of the `-shm` file, `WAL_READ_LOCK(0..5)` in SQLite) this
