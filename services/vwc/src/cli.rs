@@ -951,8 +951,9 @@ async fn worker(
     };
     opts.only = Some(vec![service.clone()]);
     let system = System::start(opts).await?;
+    let stop = shutdown_signal();
     crate::say!("worker {service} running; Ctrl-C to stop");
-    shutdown_signal().await;
+    stop.await;
     system.shutdown().await;
     Ok(())
 }
@@ -1188,20 +1189,44 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     system.serve(listener, shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: a signal that arrived after the server had begun to answer but before its stop
+/// future was polled ended the process the signal's default way — no outbox flushed, no database closed, the
+/// WALs left for the next start to replay (docs/bench.md, "Stop 55": 2 of 20 stops right after the first
+/// `/healthz` answer, on a busy machine). Before it is called (while the stores open, while the demo seed
+/// loads), Ctrl-C still stops the process at once.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| {
+            let stream = signal(kind);
+            if let Err(e) = &stream {
+                tracing::warn!(error = %e, signal = name, "cannot listen for the signal; it stops the process at once");
+            }
+            async move {
+                match stream {
+                    Ok(mut stream) => {
+                        stream.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+        };
+        let (interrupt, terminate) = (
+            listen(SignalKind::interrupt(), "SIGINT"),
+            listen(SignalKind::terminate(), "SIGTERM"),
+        );
+        async move {
+            tokio::select! { _ = interrupt => {}, _ = terminate => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 async fn dlq(action: DlqAction) -> anyhow::Result<()> {
@@ -1291,6 +1316,21 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
 
 #[cfg(test)]
 mod tests {
+    /// A Ctrl-C that arrives after `shutdown_signal()` was called but before its future is first polled (the
+    /// server already answering) stops it like any later one. When the handler was installed by the first
+    /// poll instead, this signal ended the test process (or, with a handler left by an earlier test, was
+    /// never seen: the timeout).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_ctrl_c_before_the_stop_is_first_awaited_stops_it_all_the_same() {
+        let stop = super::shutdown_signal();
+        // SAFETY: raise only sends a signal to this thread; the handler installed above takes it.
+        assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
+        tokio::time::timeout(std::time::Duration::from_secs(10), stop)
+            .await
+            .expect("the stop future saw the Ctrl-C that came before it was polled");
+    }
+
     #[test]
     fn a_data_dir_is_new_only_when_no_database_holds_anything_and_never_without_its_ingestion_one()
     {
