@@ -681,11 +681,12 @@ impl SqliteDb {
 }
 
 /// Closing a database waits for its connections to close. SQLite empties the WAL into the database (and
-/// removes the file) when the last connection to it closes; closed on threads of their own while the process
-/// was exiting, they could be cut short, and a `vwc up` stopped with Ctrl-C then left its WALs — tens of MB
-/// after a burst — for the next start to replay before it answers (docs/bench.md, "Stop 55"). Here the writer's
-/// channel is closed, the writer thread finishes the jobs already queued, stops the checkpoint thread and closes
-/// its connection, and is joined; the pooled readers close after it, the last of them emptying the WAL.
+/// removes the file) when the last connection to it closes; closed by the writer and checkpoint threads on
+/// their own time, they could still be closing when a process exited right after dropping its stores, leaving
+/// the WAL — tens of MB after a burst — for the next start to replay before it answers (docs/bench.md, "Stop
+/// 55"). Here the writer's channel is closed, the writer thread finishes the jobs already queued, stops the
+/// checkpoint thread and closes its connection, and is joined; the pooled readers close after it, the last of
+/// them emptying the WAL.
 impl Drop for Inner {
     fn drop(&mut self) {
         let (closed, _) = std::sync::mpsc::channel();
