@@ -1817,6 +1817,16 @@ pub(crate) mod tests {
     /// What another process would see: a connection of its own on the database file.
     /// Commits `commits` transactions of 100 rows of `t (x, pad)`, each padded with `pad` zero bytes, and
     /// returns the most bytes the WAL at `wal` held after any of them.
+    /// A database `name` in a new temporary dir, for [`commit_padded_rows`]: the dir (removed when dropped),
+    /// the file, its WAL and the database.
+    fn padded_db(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf, SqliteDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{name}.db"));
+        let wal = dir.path().join(format!("{name}.db-wal"));
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        (dir, path, wal, db)
+    }
+
     async fn commit_padded_rows(db: &SqliteDb, wal: &Path, commits: i64, pad: i64) -> u64 {
         let mut wal_most = 0;
         for commit in 0..commits {
@@ -2090,10 +2100,7 @@ pub(crate) mod tests {
     /// wait for that reader.
     #[tokio::test]
     async fn an_idle_writer_empties_its_wal_without_waiting_for_readers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("idle.db");
-        let wal = dir.path().join("idle.db-wal");
-        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        let (_dir, path, wal, db) = padded_db("idle");
         let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
         commit_padded_rows(&db, &wal, 10, 3_900).await;
         assert!(wal_len() > 1_000_000, "the burst is in the WAL");
@@ -2126,16 +2133,6 @@ pub(crate) mod tests {
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 1_200);
     }
 
-    /// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
-    #[cfg(target_os = "linux")]
-    fn threads_named(prefix: &str) -> usize {
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .filter(|name| name.starts_with(prefix))
-            .count()
-    }
-
     /// Dropping the last handle of a database returns only once every connection to it has closed: its
     /// writer thread (after the jobs queued), the checkpoint thread and the pooled readers. The last to close
     /// empties the WAL into the database and removes it, so a process that exits right after (a `vwc up`
@@ -2144,10 +2141,7 @@ pub(crate) mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_dropped_database_has_closed_every_connection_and_emptied_its_wal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jclose.db");
-        let wal = dir.path().join("jclose.db-wal");
-        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        let (_dir, path, wal, db) = padded_db("jclose");
         // Past the checkpoint thread's threshold (16 MiB of WAL), so that thread runs too.
         let most = commit_padded_rows(&db, &wal, 60, 3_900).await;
         assert!(most > 16 * 1024 * 1024, "{most}");
@@ -2156,24 +2150,17 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(seen, 6_000);
-        assert_eq!(threads_named("sqlite-writer-j"), 1);
-        assert_eq!(threads_named("sqlite-ckpt-jcl"), 1);
+        let running = |name: &str| thread_names().iter().filter(|n| *n == name).count();
+        assert_eq!(running("sqlite-writer-j"), 1);
+        assert_eq!(running("sqlite-ckpt-jcl"), 1);
         drop(db);
         assert!(
             !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
             "the WAL was left: {:?} bytes",
             std::fs::metadata(&wal).map(|m| m.len())
         );
-        assert_eq!(
-            threads_named("sqlite-writer-j"),
-            0,
-            "the writer thread ended"
-        );
-        assert_eq!(
-            threads_named("sqlite-ckpt-jcl"),
-            0,
-            "the checkpoint thread ended"
-        );
+        assert_eq!(running("sqlite-writer-j"), 0, "the writer thread ended");
+        assert_eq!(running("sqlite-ckpt-jcl"), 0, "the checkpoint thread ended");
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 6_000);
     }
 
@@ -2211,10 +2198,7 @@ pub(crate) mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn an_idle_writer_keeps_a_read_open_for_the_readers_and_moves_it_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keep.db");
-        let wal = dir.path().join("keep.db-wal");
-        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        let (_dir, path, wal, db) = padded_db("keep");
         commit_padded_rows(&db, &wal, 1, 100).await;
         // Polled rather than slept for, so a loaded machine does not fail it; bounded well within
         // EMPTY_WAL_WHEN_IDLE_FOR, after which the WAL is emptied whatever the keeper does.
@@ -2307,11 +2291,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn the_wal_is_checkpointed_by_a_thread_of_its_own_and_stays_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ckptwal.db");
-        let wal = dir.path().join("ckptwal.db-wal");
+        let (_dir, path, wal, db) = padded_db("ckptwal");
         let checkpointer = "sqlite-ckpt-ckp";
-        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
         assert!(
             !thread_names().iter().any(|n| n == checkpointer),
             "the checkpoint thread starts only when a WAL first needs it"
