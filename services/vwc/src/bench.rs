@@ -221,12 +221,16 @@ impl Server {
 
     /// Stops the server as Ctrl-C does (it drains the bus, flushes every outbox and closes its databases,
     /// which empties their WALs), waiting up to a minute; dropping a [`Server`] kills it instead.
+    /// A stop that the signal ended before `vwc up` handled it is an error: the next row would measure a
+    /// crash's recovery under the name of a restart.
     fn stop(mut self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            vwc_testkit::process::stop_gracefully(&mut self.child, Duration::from_secs(60)),
-            "vwc did not stop within a minute"
-        );
-        Ok(())
+        match vwc_testkit::process::stop_gracefully(&mut self.child, Duration::from_secs(60)) {
+            None => anyhow::bail!("vwc did not stop within a minute"),
+            Some(status) if !status.success() => {
+                anyhow::bail!("vwc did not stop cleanly ({status}): nothing was flushed or closed")
+            }
+            Some(_) => Ok(()),
+        }
     }
 }
 

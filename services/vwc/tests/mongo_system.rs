@@ -234,7 +234,7 @@ fn kill_9(mut child: Child) {
 
 /// SIGTERM: `vwc up` drains the bus, flushes its outboxes and ends its transactions; SIGKILL after 30 s.
 fn stop(mut child: Child) {
-    if !vwc_testkit::process::stop_gracefully(&mut child, Duration::from_secs(30)) {
+    if vwc_testkit::process::stop_gracefully(&mut child, Duration::from_secs(30)).is_none() {
         kill_9(child);
     }
 }

@@ -28,19 +28,24 @@ pub fn start_vwc_up(vwc: &str, data_dir: &Path) -> (Child, String) {
 }
 
 /// Stops `child` as Ctrl-C stops `vwc up` (SIGTERM, which it handles the same way: it drains the bus,
-/// flushes its outboxes and closes its databases) and waits up to `within`; `false` when it is still running
-/// then (the caller decides whether to kill it).
-pub fn stop_gracefully(child: &mut Child, within: std::time::Duration) -> bool {
+/// flushes its outboxes and closes its databases) and waits up to `within`: how it exited, `None` when it is
+/// still running then (the caller decides whether to kill it). A process the signal ended before its handler
+/// was in place exits unsuccessfully (killed by the signal), with nothing flushed or closed: a caller that
+/// needs the clean stop checks `success()`.
+pub fn stop_gracefully(
+    child: &mut Child,
+    within: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let deadline = std::time::Instant::now() + within;
     loop {
-        if !matches!(child.try_wait(), Ok(None)) {
-            return true;
+        if let Some(status) = child.try_wait().expect("waiting for the child process") {
+            return Some(status);
         }
         if std::time::Instant::now() >= deadline {
-            return false;
+            return None;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -143,5 +148,28 @@ impl Api {
             .expect("request");
         let (status, _, answer) = crate::json(response).await;
         (status, answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that handles SIGTERM and exits 0 stopped cleanly; one the signal ended did not, and the
+    /// status says so (the difference the bench's restart row depends on).
+    #[test]
+    fn a_stop_says_whether_the_process_handled_the_signal() {
+        let start = |script: &str| {
+            let child = Command::new("sh").args(["-c", script]).spawn().unwrap();
+            // Let the shell install its trap before the signal comes.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            child
+        };
+        let mut handled = start("trap 'exit 0' TERM; while :; do sleep 0.05; done");
+        let status = stop_gracefully(&mut handled, std::time::Duration::from_secs(10));
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        let mut ended = start("exec sleep 30");
+        let status = stop_gracefully(&mut ended, std::time::Duration::from_secs(10));
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
     }
 }
