@@ -24,10 +24,25 @@ use crate::{VehicleEventRecorded, VehicleRegistered};
 /// leaves room for both, and every event the services build stays far below it.
 pub const MAX_ENVELOPE_BYTES: usize = 200 * 1024;
 
+/// The type a variant of [`Event`] keeps its payload as: the payload's own, or the one written after `as`.
+macro_rules! stored {
+    ($payload:ty) => {
+        $payload
+    };
+    ($payload:ty, $stored:ty) => {
+        $stored
+    };
+}
+
 /// Defines [`Event`] and its [`EventType`] from one list, so the two cannot drift: a new event is one line
 /// here, and every consumer's exhaustive match then fails to compile until it decides what to do with it.
+///
+/// A payload written `Name(Payload as Box<Payload>)` is kept boxed in its variant: those of the vehicle's
+/// record (a correction carries two records, 664 bytes) made every `Event` that size, and every `Envelope`
+/// 792 bytes, moved whole each time an envelope changes hands (≈ 2 % of a first maintenance sweep's CPU,
+/// docs/bench.md, "Stop 55"), for events that are rare. Boxed, the largest variant is a recorded event's.
 macro_rules! events {
-    ($($(#[$doc:meta])* $name:ident($payload:ty),)+) => {
+    ($($(#[$doc:meta])* $name:ident($payload:ty $(as $stored:ty)?),)+) => {
         /// Every integration event type the services exchange. `contracts/routes.json` routes them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         pub enum EventType {
@@ -46,13 +61,10 @@ macro_rules! events {
 
         /// Every integration event the services publish, with its payload; adjacently tagged by type, which
         /// is the envelope's `type` and `data`.
-        // A correction carries two versions of a record; boxing the large payloads would allocate on every
-        // delivery to save bytes in an enum that is built once per envelope.
-        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type", content = "data")]
         pub enum Event {
-            $($(#[$doc])* $name($payload),)+
+            $($(#[$doc])* $name(stored!($payload $(, $stored)?)),)+
         }
 
         impl Event {
@@ -65,7 +77,7 @@ macro_rules! events {
             /// Decodes `data` as the payload of `event_type`.
             pub fn decode(event_type: EventType, data: &serde_json::Value) -> Result<Event, serde_json::Error> {
                 match event_type {
-                    $(EventType::$name => <$payload as Deserialize>::deserialize(data).map(Event::$name),)+
+                    $(EventType::$name => <$payload as Deserialize>::deserialize(data).map(|p| Event::$name(p.into())),)+
                 }
             }
 
@@ -79,7 +91,7 @@ macro_rules! events {
         $(
             impl From<$payload> for Event {
                 fn from(payload: $payload) -> Event {
-                    Event::$name(payload)
+                    Event::$name(payload.into())
                 }
             }
 
@@ -88,7 +100,7 @@ macro_rules! events {
 
                 fn of(event: &Event) -> Option<&Self> {
                     match event {
-                        Event::$name(payload) => Some(payload),
+                        Event::$name(payload) => Some(std::borrow::Borrow::borrow(payload)),
                         _ => None,
                     }
                 }
@@ -99,7 +111,7 @@ macro_rules! events {
 
 events! {
     /// A vehicle was registered (ingestion).
-    VehicleRegistered(VehicleRegistered),
+    VehicleRegistered(VehicleRegistered as Box<VehicleRegistered>),
     /// A timeline event was recorded (ingestion).
     VehicleEventRecorded(VehicleEventRecorded),
     /// A valuation point of a vehicle is new or changed (valuation).
@@ -113,15 +125,15 @@ events! {
     /// The whole maintenance item list of a vehicle, whenever an item's view changed (maintenance-scheduler).
     MaintenanceScheduleUpdated(MaintenanceScheduleUpdated),
     /// A timeline record was corrected: its new version replaces the previous one (ingestion).
-    VehicleEventCorrected(VehicleEventCorrected),
+    VehicleEventCorrected(VehicleEventCorrected as Box<VehicleEventCorrected>),
     /// A timeline record was voided: it no longer counts anywhere (ingestion).
-    VehicleEventVoided(VehicleEventVoided),
+    VehicleEventVoided(VehicleEventVoided as Box<VehicleEventVoided>),
     /// A vehicle's details changed (ingestion).
-    VehicleUpdated(VehicleUpdated),
+    VehicleUpdated(VehicleUpdated as Box<VehicleUpdated>),
     /// A vehicle was sold (ingestion).
-    VehicleSold(VehicleSold),
+    VehicleSold(VehicleSold as Box<VehicleSold>),
     /// A vehicle was archived (ingestion).
-    VehicleArchived(VehicleArchived),
+    VehicleArchived(VehicleArchived as Box<VehicleArchived>),
 }
 
 /// The payload type of one event type (implemented for every payload by `events!`).
@@ -381,6 +393,21 @@ impl JsonSchema for Envelope {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    /// Envelopes change hands by value (outbox, relay, bus, consumers), so the rare large payloads are kept
+    /// boxed (`events!`) and an `Event` is the size of a recorded event: 288 bytes, an envelope 416 (456 with
+    /// serde_json's `preserve_order`), where they were 664 and 792. A new payload larger than a recorded event
+    /// fails here: box it like the vehicle's records.
+    #[test]
+    fn an_event_is_no_larger_than_a_recorded_event() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<Event>() <= size_of::<crate::VehicleEventRecorded>() + 8,
+            "Event {} bytes, VehicleEventRecorded {}",
+            size_of::<Event>(),
+            size_of::<crate::VehicleEventRecorded>()
+        );
+    }
 
     use super::*;
     use crate::maintenance::{Channel, NotificationDelivered};

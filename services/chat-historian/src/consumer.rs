@@ -51,12 +51,10 @@ impl Projection for dyn ChatStore {
                 KnowledgeChange::Revision(Revision::voided(data.event.clone(), data.revision))
             }
             // Registration and each lifecycle event carry the whole vehicle as it now reads.
-            Event::VehicleRegistered(vwc_contracts::VehicleRegistered { vehicle })
-            | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
-            | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-            | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                KnowledgeChange::Vehicle(vehicle.clone())
-            }
+            Event::VehicleRegistered(e) => KnowledgeChange::Vehicle(e.vehicle.clone()),
+            Event::VehicleUpdated(e) => KnowledgeChange::Vehicle(e.vehicle.clone()),
+            Event::VehicleSold(e) => KnowledgeChange::Vehicle(e.vehicle.clone()),
+            Event::VehicleArchived(e) => KnowledgeChange::Vehicle(e.vehicle.clone()),
             // Status changes are in the schedule it holds; reminders and deliveries answer no question.
             Event::MaintenanceStatusChanged(_)
             | Event::ReminderDue(_)

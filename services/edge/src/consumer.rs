@@ -47,12 +47,10 @@ impl Projection for dyn EdgeStore {
                 Projected::Revision(&revision)
             }
             // Registration and each lifecycle event carry the whole vehicle as it now reads.
-            Event::VehicleRegistered(vwc_contracts::VehicleRegistered { vehicle })
-            | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
-            | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-            | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                Projected::Vehicle(vehicle)
-            }
+            Event::VehicleRegistered(e) => Projected::Vehicle(&e.vehicle),
+            Event::VehicleUpdated(e) => Projected::Vehicle(&e.vehicle),
+            Event::VehicleSold(e) => Projected::Vehicle(&e.vehicle),
+            Event::VehicleArchived(e) => Projected::Vehicle(&e.vehicle),
             // The scheduler's status changes and reminders are told through the schedule and the
             // notifications; the read model has nothing of its own to take from them.
             Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {

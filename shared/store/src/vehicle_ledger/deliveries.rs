@@ -315,14 +315,18 @@ impl<'e, L: LedgerService + ?Sized> Step<'e, L> {
             revision: Revision { number, voided },
             fact: if voided { None } else { fact_of(event) },
         };
-        let (vehicle_id, change) = match event {
-            Event::VehicleRegistered(vwc_contracts::vehicle::VehicleRegistered { vehicle })
-            | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
-            | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-            | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => (
+        let registered = |vehicle: &'e vwc_contracts::Vehicle| {
+            (
                 &vehicle.id,
                 Change::Register(<L::State as VehicleFacts>::registration_of(vehicle)),
-            ),
+            )
+        };
+        let (vehicle_id, change) = match event {
+            // Registration and each lifecycle event carry the whole vehicle as it now reads.
+            Event::VehicleRegistered(e) => registered(&e.vehicle),
+            Event::VehicleUpdated(e) => registered(&e.vehicle),
+            Event::VehicleSold(e) => registered(&e.vehicle),
+            Event::VehicleArchived(e) => registered(&e.vehicle),
             Event::VehicleEventRecorded(data) => match fact_of(&data.event) {
                 Some(fact) => (
                     &data.event.vehicle_id,
