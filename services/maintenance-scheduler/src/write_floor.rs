@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rusqlite::params;
 use vwc_store::StoreResult;
-use vwc_store::sqlite::INSERT_OUTBOX_ROW;
+use vwc_store::sqlite::{INSERT_OUTBOX_ROW, MARK_UNSENT};
 
 use crate::store::sqlite::{
     INSERT_REMINDER, SET_PUBLISHED, SET_VERSION_AND_WAKE_ON, SqliteSchedulerStore,
@@ -192,8 +192,10 @@ fn write_page(conn: &rusqlite::Connection, page: &PageWrites) -> StoreResult<()>
         reminder.execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7])?;
     }
     let mut outbox = conn.prepare_cached(INSERT_OUTBOX_ROW)?;
+    let mut unsent = conn.prepare_cached(MARK_UNSENT)?;
     for (event_id, envelope, created_at) in &page.outbox {
         outbox.execute(params![event_id, envelope, created_at])?;
+        unsent.execute([])?;
     }
     Ok(())
 }
@@ -213,6 +215,7 @@ mod tests {
             "SELECT vehicle_id || '|' || fingerprint || '|' || statuses || '|' || hash FROM published ORDER BY vehicle_id",
             "SELECT vehicle_id || task || status || due_cycle || occurrence || reminder_id || sent_on || sent_at FROM reminders ORDER BY 1",
             "SELECT seq || event_id || envelope || created_at FROM outbox ORDER BY seq",
+            "SELECT seq || '' FROM outbox_unsent ORDER BY seq",
         ]
         .iter()
         .map(|sql| {

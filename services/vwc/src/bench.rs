@@ -734,11 +734,9 @@ async fn wait_drained(data_dir: &std::path::Path) -> anyhow::Result<f64> {
                     f,
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )?;
-                total += conn.query_row(
-                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )?;
+                total += conn.query_row("SELECT count(*) FROM outbox_unsent", [], |r| {
+                    r.get::<_, i64>(0)
+                })?;
             }
             Ok(total)
         })

@@ -32,7 +32,8 @@ pub(crate) enum Fate {
 pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
 
 /// Tables every service database has, before the service's own migrations. A database made before the
-/// outbox took its present shape ([`OUTBOX`]) has it rebuilt when it is opened ([`upgrade_outbox`]).
+/// outbox took its present shape ([`OUTBOX`], [`OUTBOX_MARKS`]) has it rebuilt when it is opened
+/// ([`upgrade_outbox`]).
 pub const COMMON_MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
@@ -64,9 +65,19 @@ CREATE TABLE dead_letters (
 /// own: nothing looks a row up by it. The first shape had both, and each outbox row then updated
 /// `sqlite_sequence` and a unique index of 36-byte keys besides the table and the pending index: ≈ 8 % of
 /// the CPU of a first maintenance sweep, which writes ≈ 316,000 rows (docs/bench.md, "The outbox without
-/// `AUTOINCREMENT`").
+/// `AUTOINCREMENT`"). A row is written once and never changed: whether it was sent is kept beside it
+/// ([`OUTBOX_MARKS`]).
 const OUTBOX: &str = "seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, envelope TEXT NOT NULL,
-    created_at TEXT NOT NULL, sent_at TEXT";
+    created_at TEXT NOT NULL";
+
+/// Where an outbox row stands, by its `seq`: in `outbox_unsent` from the transaction that writes it until
+/// the relay marks it sent, then in `outbox_sent` with the time, until it is pruned with its row. The
+/// outbox's second shape kept `sent_at` in the row itself, so marking a row sent rewrote its page: half of
+/// the pages a burst of webhooks wrote to the WAL — and so checkpointed, and replayed after a crash — were
+/// outbox pages written a second time (docs/bench.md, "Stop 56"). A mark is a few bytes on a page of
+/// hundreds.
+const OUTBOX_MARKS: &str = "CREATE TABLE outbox_unsent (seq INTEGER PRIMARY KEY);
+CREATE TABLE outbox_sent (seq INTEGER PRIMARY KEY, sent_at TEXT NOT NULL);";
 
 pub(crate) struct Inner {
     path: PathBuf,
@@ -842,8 +853,11 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rebuilds an outbox made in its first shape (`seq … AUTOINCREMENT`, `event_id … UNIQUE`) as [`OUTBOX`],
-/// keeping every row and its `seq`, in one transaction; an outbox already in that shape is left as it is.
+/// Rebuilds an outbox made in an earlier shape as [`OUTBOX`] with its [`OUTBOX_MARKS`], keeping every row,
+/// its `seq` and whether (and when) it was sent, in one transaction; an outbox already in that shape is
+/// left as it is. The earlier shapes kept `sent_at` in the row: the first also had `seq … AUTOINCREMENT` and
+/// `event_id … UNIQUE`, the second a partial index of the pending rows (a new database's common migration
+/// still makes that one, [`COMMON_MIGRATIONS`], and it is rebuilt here while empty).
 /// Not a numbered migration: the common migrations share `user_version` with each service's own, so one
 /// added to them would renumber every service's.
 fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
@@ -856,23 +870,28 @@ fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
             |r| r.get(0),
         )
         .optional()?;
-    if !sql.is_some_and(|sql| sql.contains("AUTOINCREMENT")) {
+    if !sql.is_some_and(|sql| sql.contains("sent_at")) {
         return Ok(());
     }
     let started = std::time::Instant::now();
     tx.execute_batch(&format!(
-        "CREATE TABLE outbox_reshaped ({OUTBOX});
-         INSERT INTO outbox_reshaped (seq, event_id, envelope, created_at, sent_at)
-           SELECT seq, event_id, envelope, created_at, sent_at FROM outbox ORDER BY seq;
+        "{OUTBOX_MARKS}
+         INSERT INTO outbox_unsent (seq) SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq;
+         INSERT INTO outbox_sent (seq, sent_at)
+           SELECT seq, sent_at FROM outbox WHERE sent_at IS NOT NULL ORDER BY seq;
+         CREATE TABLE outbox_reshaped ({OUTBOX});
+         INSERT INTO outbox_reshaped (seq, event_id, envelope, created_at)
+           SELECT seq, event_id, envelope, created_at FROM outbox ORDER BY seq;
          DROP TABLE outbox;
-         ALTER TABLE outbox_reshaped RENAME TO outbox;
-         CREATE INDEX outbox_pending ON outbox(seq) WHERE sent_at IS NULL;"
+         ALTER TABLE outbox_reshaped RENAME TO outbox;"
     ))?;
     let rows: i64 = tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
     tx.commit()?;
-    let db = conn.path().unwrap_or_default().to_string();
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    tracing::info!(%db, rows, elapsed_ms, "outbox rebuilt without AUTOINCREMENT and its event id index");
+    if rows > 0 {
+        let db = conn.path().unwrap_or_default().to_string();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(%db, rows, elapsed_ms, "outbox rebuilt with its sent marks beside its rows");
+    }
     Ok(())
 }
 
@@ -1229,12 +1248,16 @@ pub fn envelope_json(envelope: &Envelope) -> StoreResult<Arc<str>> {
         .map_err(|e| StoreError::Other(format!("an envelope could not be written as JSON: {e}")))?
 }
 
-/// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
-/// JSON work before they reach the single writer thread.
-/// The statement that writes an outbox row: event id, envelope JSON, when written.
+/// The statement that writes an outbox row: event id, envelope JSON, when written. Each is followed by
+/// [`MARK_UNSENT`] in the same transaction.
 pub const INSERT_OUTBOX_ROW: &str =
     "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)";
 
+/// The statement that marks the outbox row the connection wrote last as waiting to be sent.
+pub const MARK_UNSENT: &str = "INSERT INTO outbox_unsent (seq) VALUES (last_insert_rowid())";
+
+/// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
+/// JSON work before they reach the single writer thread.
 pub fn enqueue_serialized(conn: &Connection, rows: &[(String, Arc<str>)]) -> StoreResult<()> {
     Statements::new(conn).enqueue_serialized(rows)
 }
@@ -1257,14 +1280,13 @@ fn parse_time(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
 }
 
 impl SqliteDb {
-    /// Whether any outbox row waits to be sent: one step into the `outbox_pending` index, so it runs on the
+    /// Whether any outbox row waits to be sent: one step into `outbox_unsent`, so it runs on the
     /// calling thread ([`SqliteDb::read_inline`]). The relays ask every 500 ms; on the blocking pool, an idle
     /// server's polls kept its threads — and the allocator pages each holds — alive for good
     /// (docs/bench.md, "Idle memory: pages emptied by other threads").
     async fn any_pending(&self) -> StoreResult<bool> {
         self.read_inline(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)")?;
+            let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox_unsent)")?;
             Ok(stmt.query_row([], |r| r.get(0))?)
         })
         .await
@@ -1285,7 +1307,8 @@ impl Outbox for SqliteDb {
         crate::kept_envelopes::read_by_a_relay();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, event_id, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+                "SELECT o.seq, o.event_id, o.envelope FROM outbox_unsent u JOIN outbox o ON o.seq = u.seq
+                 ORDER BY u.seq LIMIT ?1",
             )?;
             let mut rows = stmt.query([limit as i64])?;
             let mut out = Vec::new();
@@ -1298,7 +1321,7 @@ impl Outbox for SqliteDb {
         .await
     }
 
-    /// Reads the pending rows' positions first, from the pending index alone, and then the rows not in
+    /// Reads the pending rows' positions first, from `outbox_unsent` alone, and then the rows not in
     /// `skip`, each by its position: the relay asks again every time a batch frees, with up to four batches
     /// (800 rows) in flight, and reading those rows' envelopes only to pass them over was 4 % of the
     /// server's CPU under ingest, re-parsing them 6 % before that (docs/bench.md).
@@ -1313,9 +1336,8 @@ impl Outbox for SqliteDb {
         }
         let skip: HashSet<i64> = skip.iter().filter_map(|s| s.parse().ok()).collect();
         self.read(move |conn| {
-            let mut positions = conn.prepare_cached(
-                "SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
-            )?;
+            let mut positions =
+                conn.prepare_cached("SELECT seq FROM outbox_unsent ORDER BY seq LIMIT ?1")?;
             let mut wanted = Vec::with_capacity(limit);
             let mut rows = positions.query([(limit + skip.len()) as i64])?;
             while let Some(row) = rows.next()? {
@@ -1328,7 +1350,8 @@ impl Outbox for SqliteDb {
                 }
             }
             let mut by_position = conn.prepare_cached(
-                "SELECT seq, event_id, envelope FROM outbox WHERE seq = ?1 AND sent_at IS NULL",
+                "SELECT o.seq, o.event_id, o.envelope FROM outbox_unsent u JOIN outbox o ON o.seq = u.seq
+                 WHERE u.seq = ?1",
             )?;
             let mut out = Vec::with_capacity(wanted.len());
             for seq in wanted {
@@ -1343,22 +1366,31 @@ impl Outbox for SqliteDb {
         .await
     }
 
+    /// Moves each row's mark from `outbox_unsent` to `outbox_sent`; the row itself is not written. A row
+    /// no longer unsent (marked before, dead-lettered, or gone) gets no mark: a `seq` can be handed out again
+    /// once its row is deleted, and a stray mark would have the new row taken as sent.
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         let ids: Vec<i64> = ids.iter().filter_map(|i| i.0.parse().ok()).collect();
         self.write(move |conn| {
             let now = crate::ts(&vwc_clock::now());
-            let mut stmt = conn.prepare_cached("UPDATE outbox SET sent_at = ?1 WHERE seq = ?2")?;
+            let mut st = Statements::new(conn);
+            let [unsent, sent] = st.get_two(
+                "DELETE FROM outbox_unsent WHERE seq = ?1",
+                "INSERT INTO outbox_sent (seq, sent_at) VALUES (?1, ?2)",
+            )?;
             for id in ids {
-                stmt.execute(params![now, id])?;
+                if unsent.execute([id])? == 1 {
+                    sent.execute(params![id, now])?;
+                }
             }
             Ok(())
         })
         .await
     }
 
-    /// Rows are sent in about the order they were written (`seq`), so the old sent ones are the table's
-    /// first rows: [`SqliteDb::prune_oldest`] deletes those sent before `before` — passing over pending
-    /// rows, which stay — and stops at the first row sent since. No run scans the table: a single
+    /// Rows are sent in about the order they were written (`seq`), so the old sent ones are the first
+    /// marks of `outbox_sent`: [`SqliteDb::prune_oldest`] deletes those sent before `before` with their
+    /// rows — pending rows have no mark there, and stay — and stops at the first row sent since. No run scans the table: a single
     /// `DELETE … WHERE sent_at < ?` walked the whole outbox every hour (there is no index on `sent_at`)
     /// and, after a first sweep, deleted ≈ 200,000 rows in one transaction that held the writer 0.7–0.8 s
     /// and grew the WAL by ≈ 44 MB (docs/bench.md).
@@ -1366,9 +1398,10 @@ impl Outbox for SqliteDb {
         // Times are the fixed-width text of `ts()`: text order is time order.
         let before = crate::ts(&before);
         let oldest = Oldest {
-            table: "outbox",
+            table: "outbox_sent",
             key: "seq",
             time: "sent_at",
+            stamps: Some("outbox"),
         };
         self.prune_oldest(oldest, move |sent| Ok(sent < before.as_str()))
             .await
@@ -1382,6 +1415,7 @@ impl Outbox for SqliteDb {
         // One transaction: the row is either pending or a dead letter, never both or neither.
         self.write(move |conn| {
             row.insert(conn)?;
+            conn.execute("DELETE FROM outbox_unsent WHERE seq = ?1", [seq])?;
             conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
             Ok(())
         })
@@ -1492,6 +1526,7 @@ impl Plumbing for SqliteDb {
             table: "inbox",
             key: "rowid",
             time: "applied_at",
+            stamps: None,
         };
         self.prune_oldest(oldest, move |applied| Ok(parse_time(applied)? < before))
             .await
@@ -1499,11 +1534,14 @@ impl Plumbing for SqliteDb {
 }
 
 /// The rows [`SqliteDb::prune_oldest`] walks: `table` in the order of `key` (which grows with each row
-/// written), each stamped with `time` (text; null for a row that is not done with yet).
+/// written), each stamped with `time` (text; null for a row that is not done with yet). When `table` holds
+/// the stamps of another table's rows (with the same `key`), `stamps` names it: a row of it is deleted with
+/// its stamp.
 struct Oldest {
     table: &'static str,
     key: &'static str,
     time: &'static str,
+    stamps: Option<&'static str>,
 }
 
 impl SqliteDb {
@@ -1519,18 +1557,26 @@ impl SqliteDb {
         rows: Oldest,
         is_old: impl Fn(&str) -> StoreResult<bool> + Send + Sync + 'static,
     ) -> StoreResult<u64> {
-        let Oldest { table, key, time } = rows;
+        let Oldest {
+            table,
+            key,
+            time,
+            stamps,
+        } = rows;
         let is_old = Arc::new(is_old);
         let select: Arc<str> =
             format!("SELECT {key}, {time} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2")
                 .into();
         // Every row of a job's run is old or not done with yet; the latter stay.
-        let delete: Arc<str> =
-            format!("DELETE FROM {table} WHERE {key} > ?1 AND {key} <= ?2 AND {time} IS NOT NULL")
-                .into();
+        let run = format!("{table} WHERE {key} > ?1 AND {key} <= ?2 AND {time} IS NOT NULL");
+        // The stamped rows go first, while their stamps still say which they are.
+        let deletes: Arc<[String]> = (stamps.iter())
+            .map(|rows| format!("DELETE FROM {rows} WHERE {key} IN (SELECT {key} FROM {run})"))
+            .chain([format!("DELETE FROM {run}")])
+            .collect();
         let (mut pruned, mut after) = (0, 0_i64);
         loop {
-            let (is_old, select, delete) = (is_old.clone(), select.clone(), delete.clone());
+            let (is_old, select, deletes) = (is_old.clone(), select.clone(), deletes.clone());
             let (deleted, last, done) = self
                 .write(move |conn| {
                     let mut oldest = conn.prepare_cached(&select)?;
@@ -1550,10 +1596,17 @@ impl SqliteDb {
                         last = row.get(0)?;
                     }
                     drop(rows);
-                    let deleted = conn
-                        .prepare_cached(&delete)?
-                        .execute(params![after, last])? as u64;
-                    Ok((deleted, last, newer || seen < ROWS_PER_PRUNE_JOB))
+                    // How many rows of the first table deleted from: the stamped ones, if any.
+                    let mut deleted = None;
+                    for delete in deletes.iter() {
+                        let n = conn.prepare_cached(delete)?.execute(params![after, last])? as u64;
+                        deleted.get_or_insert(n);
+                    }
+                    Ok((
+                        deleted.unwrap_or(0),
+                        last,
+                        newer || seen < ROWS_PER_PRUNE_JOB,
+                    ))
                 })
                 .await?;
             pruned += deleted;
@@ -1590,14 +1643,31 @@ impl<'c> Statements<'c> {
 
     /// The statement `sql`, prepared (or taken from the cache) the first time.
     pub fn get(&mut self, sql: &'static str) -> StoreResult<&mut rusqlite::CachedStatement<'c>> {
-        let at = match self.held.iter().position(|(held, _)| *held == sql) {
+        let at = self.position(sql)?;
+        Ok(&mut self.held[at].1)
+    }
+
+    /// The two statements `first` and `second` (not the same), as [`get`](Self::get) takes each.
+    pub fn get_two(
+        &mut self,
+        first: &'static str,
+        second: &'static str,
+    ) -> StoreResult<[&mut rusqlite::CachedStatement<'c>; 2]> {
+        let at = [self.position(first)?, self.position(second)?];
+        let [a, b] = (self.held.get_disjoint_mut(at))
+            .map_err(|e| StoreError::Other(format!("two statements asked for as one: {e}")))?;
+        Ok([&mut a.1, &mut b.1])
+    }
+
+    /// Where `sql` is held, taken from the connection's cache the first time.
+    fn position(&mut self, sql: &'static str) -> StoreResult<usize> {
+        Ok(match self.held.iter().position(|(held, _)| *held == sql) {
             Some(at) => at,
             None => {
                 self.held.push((sql, self.conn.prepare_cached(sql)?));
                 self.held.len() - 1
             }
-        };
-        Ok(&mut self.held[at].1)
+        })
     }
 
     /// Runs `sql` once with each of `rows`' parameters: a commit's rows of one table. No rows, no
@@ -1624,9 +1694,10 @@ impl<'c> Statements<'c> {
             return Ok(());
         }
         let now = crate::ts(&vwc_clock::now());
-        let statement = self.get(INSERT_OUTBOX_ROW)?;
+        let [insert, unsent] = self.get_two(INSERT_OUTBOX_ROW, MARK_UNSENT)?;
         for (event_id, envelope) in rows {
-            statement.execute(params![event_id, envelope, now])?;
+            insert.execute(params![event_id, envelope, now])?;
+            unsent.execute([])?;
         }
         Ok(())
     }
@@ -2473,6 +2544,72 @@ pub(crate) mod tests {
         assert_eq!(db.pending(10).await.unwrap().len(), 1);
     }
 
+    /// Marking a row sent writes a mark beside it, not the row; marking it again, or marking a row that
+    /// is gone, writes none — a `seq` is handed out again once the newest row is deleted, and a stray mark
+    /// would have the new row taken as sent.
+    #[tokio::test]
+    async fn a_sent_mark_is_written_once_and_never_for_a_row_that_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("o.db"), &[]).unwrap();
+        let (first, second) = (envelope(), envelope());
+        let e = first.clone();
+        db.write(move |c| enqueue(c, &[e])).await.unwrap();
+        let row = || {
+            db.read(|c| {
+                Ok(c.query_row(
+                    "SELECT group_concat(seq || ' ' || event_id || ' ' || length(envelope) || ' ' || created_at)
+                     FROM outbox",
+                    [],
+                    |r| r.get::<_, Option<String>>(0),
+                )?)
+            })
+        };
+        let written = row().await.unwrap();
+        assert!(written.is_some());
+        let id = OutboxId("1".into());
+        db.mark_sent(std::slice::from_ref(&id)).await.unwrap();
+        db.mark_sent(std::slice::from_ref(&id)).await.unwrap();
+        assert_eq!(
+            row().await.unwrap(),
+            written,
+            "the row is not written again"
+        );
+        let marks = || {
+            db.read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM outbox_sent), (SELECT count(*) FROM outbox_unsent)",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )?)
+            })
+        };
+        assert_eq!(marks().await.unwrap(), (1, 0));
+        assert!(db.pending(10).await.unwrap().is_empty());
+
+        // The row pruned, its `seq` is the next row's: that row is pending, and a late mark of the old
+        // row's id leaves it so.
+        let later = vwc_clock::now() + chrono::Duration::seconds(1);
+        assert_eq!(db.prune_sent(later).await.unwrap(), 1);
+        assert_eq!(marks().await.unwrap(), (0, 0));
+        db.mark_sent(std::slice::from_ref(&id)).await.unwrap();
+        assert_eq!(marks().await.unwrap(), (0, 0));
+        let e = second.clone();
+        db.write(move |c| enqueue(c, &[e])).await.unwrap();
+        let pending = db.pending(10).await.unwrap();
+        assert_eq!(pending, [(id.clone(), second)]);
+        // A dead letter takes the row and its mark; a mark after it finds nothing.
+        let letter = NewDeadLetter {
+            consumer: "relay:test",
+            envelope: &pending[0].1,
+            error: "refused",
+            attempts: 1,
+        };
+        db.dead_letter(&id, letter).await.unwrap();
+        db.mark_sent(std::slice::from_ref(&id)).await.unwrap();
+        assert_eq!(marks().await.unwrap(), (0, 0));
+        assert_eq!(row().await.unwrap(), None, "no row left");
+    }
+
     /// Pruning deletes the sent rows before the cut-off in write jobs of a bounded size, passes over the
     /// pending rows among them (they stay pending) and stops at the first row sent since: rows after it
     /// stay, even one sent before the cut-off (a wall clock set back), which a later run prunes.
@@ -2485,17 +2622,28 @@ pub(crate) mod tests {
         let at = |days: i64| crate::ts(&(now - chrono::Duration::days(days)));
         let (long_ago, recent) = (at(10), at(1));
         db.write(move |conn| {
-            let mut insert = conn.prepare(
-                "INSERT INTO outbox (event_id, envelope, created_at, sent_at) VALUES (?1, '{}', ?2, ?3)",
+            let mut row = conn.prepare(
+                "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, '{}', ?2)",
             )?;
+            let mut sent = conn.prepare(
+                "INSERT INTO outbox_sent (seq, sent_at) VALUES (last_insert_rowid(), ?1)",
+            )?;
+            let mut insert = |id: &str, at: &str, sent_at: Option<&str>| -> StoreResult<()> {
+                row.execute(params![id, at])?;
+                match sent_at {
+                    Some(sent_at) => sent.execute([sent_at])?,
+                    None => conn.execute(MARK_UNSENT, [])?,
+                };
+                Ok(())
+            };
             for i in 0..old {
-                insert.execute(params![format!("old-{i}"), long_ago, long_ago])?;
+                insert(&format!("old-{i}"), &long_ago, Some(&long_ago))?;
                 if i == ROWS_PER_PRUNE_JOB + 3 {
-                    insert.execute(params!["pending", long_ago, None::<String>])?;
+                    insert("pending", &long_ago, None)?;
                 }
             }
-            insert.execute(params!["recent", recent, recent])?;
-            insert.execute(params!["late-stamped", long_ago, long_ago])?;
+            insert("recent", &recent, Some(&recent))?;
+            insert("late-stamped", &long_ago, Some(&long_ago))?;
             Ok(())
         })
         .await
@@ -2507,7 +2655,9 @@ pub(crate) mod tests {
         assert_eq!(jobs, 3, "a job per {ROWS_PER_PRUNE_JOB} rows looked at");
         let left: Vec<(String, Option<String>)> = db
             .read(|c| {
-                let mut q = c.prepare("SELECT event_id, sent_at FROM outbox ORDER BY seq")?;
+                let mut q = c.prepare(
+                    "SELECT event_id, sent_at FROM outbox LEFT JOIN outbox_sent USING (seq) ORDER BY seq",
+                )?;
                 let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })
@@ -2516,6 +2666,18 @@ pub(crate) mod tests {
         let ids: Vec<&str> = left.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["pending", "recent", "late-stamped"]);
         assert_eq!(left[0].1, None, "a pending row stays pending");
+        let count = |table: &'static str| {
+            db.read(move |c| {
+                let sql = format!("SELECT count(*) FROM {table}");
+                Ok(c.query_row(&sql, [], |r| r.get::<_, i64>(0))?)
+            })
+        };
+        assert_eq!(count("outbox_unsent").await.unwrap(), 1);
+        assert_eq!(
+            count("outbox_sent").await.unwrap(),
+            2,
+            "each pruned row's mark went with it"
+        );
         assert_eq!(db.prune_sent(cut_off).await.unwrap(), 0);
         assert_eq!(
             db.writer_jobs() - jobs_before,
@@ -2715,14 +2877,15 @@ pub(crate) mod tests {
         assert!(first && !second && other);
     }
 
-    /// An outbox of the first shape (`AUTOINCREMENT`, a unique event id) is rebuilt when its database is
-    /// opened: every row keeps its `seq` and state, the pending ones are read in order, a new row comes
-    /// after them, and the table has a new database's columns and indexes; opening it again changes nothing.
+    /// An outbox of an earlier shape — the first (`AUTOINCREMENT`, a unique event id) or the second (`sent_at`
+    /// in the row, a partial index of the pending rows) — is rebuilt when its database is opened: every row
+    /// keeps its `seq` and state (a sent row its time), the pending ones are read in order, a new row comes
+    /// after them, and the outbox has a new database's tables, columns and indexes; opening it again
+    /// changes nothing.
     #[tokio::test]
-    async fn an_outbox_of_the_first_shape_is_rebuilt_keeping_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let (old, new) = (dir.path().join("old.db"), dir.path().join("new.db"));
-        let first_shape = COMMON_MIGRATIONS[0]
+    async fn an_outbox_of_an_earlier_shape_is_rebuilt_keeping_its_rows() {
+        let second_shape = COMMON_MIGRATIONS[0];
+        let first_shape = second_shape
             .replacen(
                 "seq INTEGER PRIMARY KEY,",
                 "seq INTEGER PRIMARY KEY AUTOINCREMENT,",
@@ -2733,76 +2896,83 @@ pub(crate) mod tests {
                 "event_id TEXT NOT NULL UNIQUE,\n    envelope",
                 1,
             );
-        assert_ne!(first_shape, COMMON_MIGRATIONS[0]);
-        let envelopes: Vec<Envelope> = (0..3).map(|_| envelope()).collect();
-        {
-            let conn = Connection::open(&old).unwrap();
-            conn.execute_batch(&first_shape).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            let rows: Vec<_> = (envelopes.iter().cloned())
-                .map(|e| outbox_row(e).unwrap())
-                .collect();
-            enqueue_serialized(&conn, &rows).unwrap();
-            conn.execute("UPDATE outbox SET sent_at = created_at WHERE seq = 1", [])
-                .unwrap();
-        }
-        type Shape = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
-        async fn shape(db: &SqliteDb) -> Shape {
-            db.read(|conn| {
-                let text = |sql: &str| -> StoreResult<Vec<String>> {
-                    let mut stmt = conn.prepare(sql)?;
+        assert_ne!(first_shape, second_shape);
+        assert!(second_shape.contains("sent_at TEXT"));
+        for (n, earlier) in [first_shape.as_str(), second_shape].into_iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let (old, new) = (dir.path().join("old.db"), dir.path().join("new.db"));
+            let envelopes: Vec<Envelope> = (0..3).map(|_| envelope()).collect();
+            let sent_at = "2026-01-02T03:04:05.000000Z";
+            {
+                let conn = Connection::open(&old).unwrap();
+                conn.execute_batch(earlier).unwrap();
+                conn.pragma_update(None, "user_version", 1).unwrap();
+                for e in &envelopes {
+                    let (id, json) = outbox_row(e.clone()).unwrap();
+                    conn.execute(INSERT_OUTBOX_ROW, params![id, json, "2026-01-01T00:00:00Z"])
+                        .unwrap();
+                }
+                conn.execute("UPDATE outbox SET sent_at = ?1 WHERE seq = 1", [sent_at])
+                    .unwrap();
+            }
+            async fn shape(db: &SqliteDb) -> Vec<String> {
+                db.read(|conn| {
+                    let mut stmt = conn.prepare(
+                        "SELECT m.type || ' ' || m.name || ': ' || coalesce(group_concat(
+                             c.name || ' ' || c.type || ' ' || c.\"notnull\" || ' ' || c.pk, ', '), '')
+                         FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) c
+                         WHERE m.name LIKE 'outbox%' OR m.tbl_name LIKE 'outbox%'
+                         GROUP BY m.type, m.name ORDER BY m.name",
+                    )?;
                     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
                     Ok(rows.collect::<Result<_, _>>()?)
-                };
-                Ok((
-                    text("SELECT name || ' ' || type || ' ' || \"notnull\" || ' ' || pk FROM pragma_table_info('outbox')")?,
-                    text("SELECT name FROM pragma_index_list('outbox') ORDER BY name")?,
-                    text("SELECT sql FROM sqlite_master WHERE name = 'outbox'")?,
-                    text("SELECT name FROM sqlite_sequence WHERE name = 'outbox'")?,
-                ))
-            })
-            .await
-            .unwrap()
-        }
-        let db = SqliteDb::open(&old, &[]).unwrap();
-        let upgraded = shape(&db).await;
-        let fresh = shape(&SqliteDb::open(&new, &[]).unwrap()).await;
-        assert_eq!(upgraded.0, fresh.0);
-        assert_eq!(upgraded.1, vec!["outbox_pending".to_string()]);
-        assert_eq!(upgraded.1, fresh.1);
-        assert!(
-            !upgraded.2[0].contains("AUTOINCREMENT"),
-            "{}",
-            upgraded.2[0]
-        );
-        assert!(upgraded.3.is_empty() && fresh.3.is_empty());
+                })
+                .await
+                .unwrap()
+            }
+            let db = SqliteDb::open(&old, &[]).unwrap();
+            let upgraded = shape(&db).await;
+            let fresh = shape(&SqliteDb::open(&new, &[]).unwrap()).await;
+            assert_eq!(upgraded, fresh, "shape {}", n + 1);
+            assert_eq!(
+                fresh,
+                [
+                    "table outbox: seq INTEGER 0 1, event_id TEXT 1 0, envelope TEXT 1 0, created_at TEXT 1 0",
+                    "table outbox_sent: seq INTEGER 0 1, sent_at TEXT 1 0",
+                    "table outbox_unsent: seq INTEGER 0 1",
+                ]
+            );
 
-        let pending = db.pending(10).await.unwrap();
-        let seen: Vec<(String, uuid::Uuid)> = (pending.iter())
-            .map(|(id, e)| (id.0.clone(), e.id))
-            .collect();
-        assert_eq!(
-            seen,
-            vec![
-                ("2".to_string(), envelopes[1].id),
-                ("3".to_string(), envelopes[2].id)
-            ]
-        );
-        db.write(|conn| enqueue(conn, &[envelope()])).await.unwrap();
-        let seqs = db
-            .read(|conn| {
-                let mut stmt =
-                    conn.prepare("SELECT seq, sent_at IS NULL FROM outbox ORDER BY seq")?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(seqs, vec![(1, false), (2, true), (3, true), (4, true)]);
-        drop(db);
-        let again = SqliteDb::open(&old, &[]).unwrap();
-        assert_eq!(shape(&again).await, upgraded);
-        assert_eq!(again.pending(10).await.unwrap().len(), 3);
+            let pending = db.pending(10).await.unwrap();
+            let seen: Vec<(String, uuid::Uuid)> = (pending.iter())
+                .map(|(id, e)| (id.0.clone(), e.id))
+                .collect();
+            assert_eq!(
+                seen,
+                vec![
+                    ("2".to_string(), envelopes[1].id),
+                    ("3".to_string(), envelopes[2].id)
+                ]
+            );
+            db.write(|conn| enqueue(conn, &[envelope()])).await.unwrap();
+            let seqs = db
+                .read(|conn| {
+                    let mut stmt = conn.prepare(
+                        "SELECT seq, coalesce(sent_at, '') FROM outbox LEFT JOIN outbox_sent USING (seq)
+                         ORDER BY seq",
+                    )?;
+                    let rows = stmt
+                        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .await
+                .unwrap();
+            let stamps: Vec<(i64, &str)> = seqs.iter().map(|(s, t)| (*s, t.as_str())).collect();
+            assert_eq!(stamps, [(1, sent_at), (2, ""), (3, ""), (4, "")]);
+            drop(db);
+            let again = SqliteDb::open(&old, &[]).unwrap();
+            assert_eq!(shape(&again).await, upgraded);
+            assert_eq!(again.pending(10).await.unwrap().len(), 3);
+        }
     }
 }

@@ -305,11 +305,7 @@ fn vwc_seed_leaves_no_event_undelivered() {
         databases += 1;
         let conn = rusqlite::Connection::open(&path).unwrap();
         let unsent: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT count(*) FROM outbox_unsent", [], |r| r.get(0))
             .unwrap();
         assert_eq!(unsent, 0, "{}", path.display());
     }
