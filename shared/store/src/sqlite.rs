@@ -857,7 +857,7 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
 /// its `seq` and whether (and when) it was sent, in one transaction; an outbox already in that shape is
 /// left as it is. The earlier shapes kept `sent_at` in the row: the first also had `seq … AUTOINCREMENT` and
 /// `event_id … UNIQUE`, the second a partial index of the pending rows (a new database's common migration
-/// still makes that one, [`COMMON_MIGRATIONS`], and it is rebuilt here while empty).
+/// still makes that one, [`COMMON_MIGRATIONS`], and it is upgraded here while empty).
 /// Not a numbered migration: the common migrations share `user_version` with each service's own, so one
 /// added to them would renumber every service's.
 fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
@@ -1402,10 +1402,10 @@ impl Outbox for SqliteDb {
 
     /// Rows are sent in about the order they were written (`seq`), so the old sent ones are the first
     /// marks of `outbox_sent`: [`SqliteDb::prune_oldest`] deletes those sent before `before` with their
-    /// rows — pending rows have no mark there, and stay — and stops at the first row sent since. No run scans the table: a single
-    /// `DELETE … WHERE sent_at < ?` walked the whole outbox every hour (there is no index on `sent_at`)
-    /// and, after a first sweep, deleted ≈ 200,000 rows in one transaction that held the writer 0.7–0.8 s
-    /// and grew the WAL by ≈ 44 MB (docs/bench.md).
+    /// rows — pending rows have no mark there, and stay — and stops at the first row sent since. No run
+    /// scans a table: a single `DELETE … WHERE sent_at < ?` walked the whole outbox every hour (there was
+    /// no index on `sent_at`) and, after a first sweep, deleted ≈ 200,000 rows in one transaction that held
+    /// the writer 0.7–0.8 s and grew the WAL by ≈ 44 MB (docs/bench.md).
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         // Times are the fixed-width text of `ts()`: text order is time order.
         let before = crate::ts(&before);
@@ -1608,7 +1608,7 @@ impl SqliteDb {
                         last = row.get(0)?;
                     }
                     drop(rows);
-                    // How many rows of the first table deleted from: the stamped ones, if any.
+                    // What the run pruned: the rows of the first delete (the stamped table's, if any).
                     let mut deleted = None;
                     for delete in deletes.iter() {
                         let n = conn.prepare_cached(delete)?.execute(params![after, last])? as u64;
