@@ -164,12 +164,17 @@ fn a_vwc_up_that_cannot_listen_leaves_an_empty_data_dir_empty() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("binding {address}")), "{stderr}");
-    let made: Vec<_> = std::fs::read_dir(dir.path())
+    let made = files_ending(dir.path(), ".db");
+    assert!(made.is_empty(), "databases left behind: {made:?}");
+}
+
+/// The names of the files in `dir` that end with `suffix`.
+fn files_ending(dir: &std::path::Path, suffix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".db"))
-        .collect();
-    assert!(made.is_empty(), "databases left behind: {made:?}");
+        .filter(|name| name.ends_with(suffix))
+        .collect()
 }
 
 /// A SIGTERM sent the moment `vwc up` prints its URL stops it cleanly (exit 0, its databases closed): whoever
@@ -199,11 +204,7 @@ fn a_sigterm_sent_as_the_url_is_printed_stops_vwc_up_cleanly() {
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
         let status = child.wait().expect("vwc exits");
         assert!(status.success(), "attempt {attempt}: {status}");
-        let wals: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with("-wal"))
-            .collect();
+        let wals = files_ending(dir.path(), "-wal");
         assert!(wals.is_empty(), "attempt {attempt}: left {wals:?}");
     }
     busy.store(false, std::sync::atomic::Ordering::Relaxed);
