@@ -38,8 +38,8 @@ pub struct ChatState {
 
 vwc_http::has_verifier!(ChatState);
 
-pub fn routes() -> OpenApiRouter<ChatState> {
-    vwc_http::service_routes![ask, suggestions, conversation, feedback,]
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<ChatState> {
+    vwc_http::service_routes![docs; ask, suggestions, conversation, feedback,]
 }
 
 impl From<AskError> for ApiError {

@@ -105,8 +105,8 @@ pub const COLUMNS: [&str; 13] = [
     "odometerUnit",
 ];
 
-pub fn routes() -> OpenApiRouter<EdgeState> {
-    vwc_http::service_routes![export]
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<EdgeState> {
+    vwc_http::service_routes![docs; export]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

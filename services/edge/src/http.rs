@@ -133,8 +133,8 @@ finds_vehicles_in_read_model!(EdgeState);
 pub(crate) type VehicleOf<G> = CallerVehicle<VehicleView, G>;
 
 /// The edge's routes and their OpenAPI documentation; the composition merges them and adds the state.
-pub fn routes() -> OpenApiRouter<EdgeState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<EdgeState> {
+    vwc_http::service_routes![docs;
         list_vehicles,
         get_vehicle,
         list_events,

@@ -39,14 +39,14 @@ pub struct IngestionState {
 vwc_http::has_verifier!(IngestionState);
 
 /// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
-pub fn routes() -> OpenApiRouter<IngestionState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<IngestionState> {
+    vwc_http::service_routes![docs;
         register_vehicle,
         record_event,
         crate::vin::decode_vin,
         crate::import::http::import_csv,
     ]
-    .merge(crate::corrections::http::routes())
+    .merge(crate::corrections::http::routes(docs))
 }
 
 /// `201` of `POST /v1/vehicles/{id}/events`.

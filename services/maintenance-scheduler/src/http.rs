@@ -33,8 +33,8 @@ vwc_http::permission_gate!(RunSweep);
 vwc_http::permission_gate!(ConfigureMaintenance);
 
 /// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
-pub fn routes() -> OpenApiRouter<SchedulerState> {
-    vwc_http::service_routes![configure_item, run_sweep]
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<SchedulerState> {
+    vwc_http::service_routes![docs; configure_item, run_sweep]
 }
 
 impl From<ConfigureError> for ApiError {

@@ -63,8 +63,8 @@ vwc_http::has_verifier!(NotificationState);
 
 /// `GET` and `PUT /v1/notifications/preferences`, the outbound deliveries' list and resend, and their
 /// OpenAPI documentation; the composition merges them and adds the state.
-pub fn routes() -> OpenApiRouter<NotificationState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<NotificationState> {
+    vwc_http::service_routes![docs;
         read_preferences | put_preferences,
         list_deliveries,
         retry_delivery

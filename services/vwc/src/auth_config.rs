@@ -3,7 +3,6 @@
 
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_http::openapi::Throttled;
 use vwc_http::route;
 
@@ -215,8 +214,8 @@ impl AuthConfig {
 
 /// `GET /v1/auth/config`, public: a page must read it before anyone has signed in. The state is what it
 /// answers.
-pub fn routes() -> OpenApiRouter<std::sync::Arc<AuthConfig>> {
-    crate::routes::documented(routes!(auth_config))
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<std::sync::Arc<AuthConfig>> {
+    vwc_http::service_routes![docs; auth_config]
 }
 
 /// How to sign in

@@ -19,6 +19,7 @@ use vwc_bus::Bus;
 use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
+use vwc_http::openapi::Docs;
 use vwc_ingestion::Ingestion;
 use vwc_store::vehicle_ledger::{KeptStates, LedgerService, run_daily};
 
@@ -590,12 +591,11 @@ pub fn offers_dev_tokens(opts: &EmbeddedOptions) -> bool {
     opts.jwks.is_none() && opts.bus == BusChoice::InProcess && opts.store == StoreChoice::Sqlite
 }
 
-/// Every route of the API with its documentation, before any state is given to it. Composing them is most
-/// of building the router — utoipa collects each operation's schemas as the route is registered — and
-/// needs no store, so [`System::start`] does it on another thread while the databases open, without the
-/// documentation ([`undocumented`](Self::undocumented)). The same composition, run again with it
-/// ([`documented`](Self::documented)), gives the OpenAPI document when `/openapi.json` is first asked
-/// for (docs/bench.md, "Cold start and idle memory").
+/// Every route of the API, before any state is given to it. Composing them needs no store, so
+/// [`System::start`] does it on another thread while the databases open, without the documentation
+/// ([`undocumented`](Self::undocumented): each handler's path, methods and query parameters are all it
+/// reads). The same composition with the documentation ([`documented`](Self::documented)) gives the
+/// OpenAPI document when `/openapi.json` is first asked for (docs/bench.md, "Cold start and idle memory").
 pub struct ApiRoutes {
     ingestion: OpenApiRouter<vwc_ingestion::http::IngestionState>,
     attachments: OpenApiRouter<vwc_ingestion::attachments::http::AttachmentState>,
@@ -615,40 +615,29 @@ pub struct ApiRoutes {
 impl ApiRoutes {
     /// Each service's routes, as the service declares them, with their documentation.
     pub fn documented() -> ApiRoutes {
-        ApiRoutes::compose(true)
+        ApiRoutes::compose(Docs::Built)
     }
 
-    /// The routes alone: each part's documentation is dropped as soon as it is composed, on the thread
-    /// that composed it (freed elsewhere, its memory would stay with this thread's allocator pages).
+    /// The routes alone, with no documentation built (`/openapi.json` composes it when first asked for).
     pub fn undocumented() -> ApiRoutes {
-        ApiRoutes::compose(false)
+        ApiRoutes::compose(Docs::Skipped)
     }
 
-    fn compose(documented: bool) -> ApiRoutes {
-        fn part<S: Clone + Send + Sync + 'static>(
-            routes: OpenApiRouter<S>,
-            documented: bool,
-        ) -> OpenApiRouter<S> {
-            if documented {
-                routes
-            } else {
-                OpenApiRouter::from(Router::from(routes))
-            }
-        }
+    fn compose(docs: Docs) -> ApiRoutes {
         ApiRoutes {
-            ingestion: part(vwc_ingestion::http::routes(), documented),
-            attachments: part(vwc_ingestion::attachments::http::routes(), documented),
-            dealers: part(vwc_ingestion::dealers::http::routes(), documented),
-            edge: part(vwc_edge::http::routes(), documented),
-            scheduler: part(vwc_maintenance_scheduler::http::routes(), documented),
-            notification: part(vwc_notification::http::routes(), documented),
-            valuation: part(vwc_valuation::http::routes(), documented),
-            chat: part(vwc_chat_historian::http::routes(), documented),
-            calendar: part(vwc_edge::calendar::http::routes(), documented),
-            records: part(crate::records::routes(), documented),
-            system: part(crate::routes::routes(), documented),
-            dev_token: part(crate::routes::dev_token_routes(), documented),
-            auth_config: part(crate::auth_config::routes(), documented),
+            ingestion: vwc_ingestion::http::routes(docs),
+            attachments: vwc_ingestion::attachments::http::routes(docs),
+            dealers: vwc_ingestion::dealers::http::routes(docs),
+            edge: vwc_edge::http::routes(docs),
+            scheduler: vwc_maintenance_scheduler::http::routes(docs),
+            notification: vwc_notification::http::routes(docs),
+            valuation: vwc_valuation::http::routes(docs),
+            chat: vwc_chat_historian::http::routes(docs),
+            calendar: vwc_edge::calendar::http::routes(docs),
+            records: crate::records::routes(docs),
+            system: crate::routes::routes(docs),
+            dev_token: crate::routes::dev_token_routes(docs),
+            auth_config: crate::auth_config::routes(docs),
         }
     }
 

@@ -413,7 +413,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
     };
     let clock = vwc_http::Clock::default();
     let router = crate::embedded::with_http_layers(
-        vwc_chat_historian::http::routes()
+        vwc_chat_historian::http::routes(vwc_http::openapi::Docs::Skipped)
             .with_state(crate::embedded::chat_state(
                 chat,
                 verifier.clone(),

@@ -12,8 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, OpenApiVersion};
-use utoipa_axum::routes;
-use vwc_http::openapi::Throttled;
+use vwc_http::openapi::{Docs, Throttled};
 use vwc_http::route;
 
 /// Adds `GET /openapi.json` to `router`. The document is composed by `compose` (the parts of every route
@@ -23,12 +22,12 @@ pub fn serve(router: Router, compose: impl Fn() -> OpenApi + Send + Sync + 'stat
     let document = Document {
         compose: Arc::new(move || {
             let mut doc = compose();
-            doc.merge(crate::routes::documented(routes!(openapi_json)).into_openapi());
+            doc.merge(vwc_http::service_routes![Docs::Built; openapi_json].into_openapi());
             finish(doc)
         }),
         rendered: Arc::default(),
     };
-    let route = crate::routes::documented(routes!(openapi_json)).with_state::<()>(document);
+    let route = vwc_http::service_routes![Docs::Skipped; openapi_json].with_state::<()>(document);
     router.merge(Router::from(route))
 }
 

@@ -4,7 +4,8 @@
 
 use utoipa_axum::router::OpenApiRouter;
 use vwc_edge::http::EdgeState;
+use vwc_http::openapi::Docs;
 
-pub fn routes() -> OpenApiRouter<EdgeState> {
-    vwc_edge::search::http::routes().merge(vwc_edge::export::routes())
+pub fn routes(docs: Docs) -> OpenApiRouter<EdgeState> {
+    vwc_edge::search::http::routes(docs).merge(vwc_edge::export::routes(docs))
 }

@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
-use utoipa_axum::routes;
+use utoipa_axum::router::OpenApiRouter;
 use vwc_http::ApiError;
-use vwc_http::openapi::{Forbidden, RequestBody, Throttled, TooManyRequests};
+use vwc_http::openapi::{Docs, Forbidden, RequestBody, Throttled, TooManyRequests};
 use vwc_http::route;
 
 /// Something `/readyz` must reach.
@@ -26,20 +25,9 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
-/// `route`, documented with the components every part of the document shares (the problem responses, the
-/// bearer scheme).
-pub fn documented<S: Clone + Send + Sync + 'static>(
-    route: UtoipaMethodRouter<S>,
-) -> OpenApiRouter<S> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(route)
-}
-
 /// Health, readiness and the dashboard, with their documentation; the readiness checks are the state.
-pub fn routes() -> OpenApiRouter<Readiness> {
-    documented(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(crate::dashboard::index))
-        .routes(routes!(crate::dashboard::asset))
+pub fn routes(docs: Docs) -> OpenApiRouter<Readiness> {
+    vwc_http::service_routes![docs; healthz, readyz, crate::dashboard::index, crate::dashboard::asset]
 }
 
 /// `GET /healthz`.
@@ -160,8 +148,8 @@ pub async fn method_not_allowed() -> ApiError {
 /// `POST /v1/auth/dev-token` (embedded mode only, and only from this machine): mints a token for any
 /// organisation, so it must never be reachable from elsewhere. The composition serves (and documents) it
 /// only when it has the embedded keys, its state.
-pub fn dev_token_routes() -> OpenApiRouter<Arc<vwc_auth::Hs256Keys>> {
-    documented(routes!(dev_token))
+pub fn dev_token_routes(docs: Docs) -> OpenApiRouter<Arc<vwc_auth::Hs256Keys>> {
+    vwc_http::service_routes![docs; dev_token]
 }
 
 /// `POST /v1/auth/dev-token` body.

@@ -243,6 +243,31 @@ impl<P: Path, S: ResponseSets> Path for RouteDoc<P, S> {
     }
 }
 
+impl<P: QueryNames, S> RouteDoc<P, S> {
+    /// The query parameters the route documents, read from its parameter types alone (what
+    /// `service_routes!` puts on the route when it builds no documentation).
+    pub fn query_names() -> Vec<String> {
+        P::query_names()
+    }
+}
+
+/// The query parameters a handler declared with [`route`](crate::route) documents, known without writing
+/// its documentation: the names of its `params(…)` that are in the query. The route attribute implements it.
+pub trait QueryNames {
+    fn query_names() -> Vec<String>;
+}
+
+/// Whether a service's routes come with their OpenAPI documentation. The server that only serves them
+/// does not build it: composing every service's documentation is most of composing the routes, and it
+/// would be dropped at once (`/openapi.json` builds the document when it is first asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Docs {
+    /// The routes and their documentation (the document, tests of it).
+    Built,
+    /// The routes alone.
+    Skipped,
+}
+
 impl<'t, P: Tags<'t>, S> Tags<'t> for RouteDoc<P, S> {
     fn tags() -> Vec<&'t str> {
         P::tags()

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::request::Parts;
+use axum::routing::MethodRouter;
 use serde::de::DeserializeOwned;
+use utoipa::openapi::HttpMethod;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa_axum::router::UtoipaMethodRouter;
@@ -54,9 +56,13 @@ fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
 }
 
 /// `route` (a handler and its documentation, as `utoipa_axum::routes!` gives them), its handlers knowing
-/// the query parameters it documents: a [`Query`] of the route refuses any other. A route documenting no
-/// query parameter is left as it is (it reads no query string).
-pub fn documented_query<S>(route: UtoipaMethodRouter<S>) -> UtoipaMethodRouter<S>
+/// the query parameters it documents: a [`Query`] of the route refuses any other. `declared` is what the
+/// route's parameter types say ([`QueryNames`](crate::openapi::QueryNames), what the route gets when no
+/// documentation is built); a debug build checks that it is what the documentation says.
+pub fn documented_query<S>(
+    route: UtoipaMethodRouter<S>,
+    declared: Vec<(Method, Box<[String]>)>,
+) -> UtoipaMethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -78,11 +84,57 @@ where
             (method, names)
         })
         .collect();
+    debug_assert!(
+        same_query(&taken, &declared),
+        "{:?}: the documented query parameters {taken:?}, the declared ones {declared:?}",
+        paths.paths.keys().collect::<Vec<_>>()
+    );
+    (schemas, paths, with_query(method_router, taken))
+}
+
+/// Whether two lists of each method's query parameters say the same, in any order.
+fn same_query(a: &[(Method, Box<[String]>)], b: &[(Method, Box<[String]>)]) -> bool {
+    let sorted = |list: &[(Method, Box<[String]>)]| {
+        let mut list: Vec<(String, Vec<String>)> = (list.iter())
+            .map(|(method, names)| {
+                let mut names = names.to_vec();
+                names.sort();
+                (method.to_string(), names)
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    sorted(a) == sorted(b)
+}
+
+/// `method_router` with the query parameters each of its methods takes (`taken`), for [`Query`]; a route
+/// taking none is left as it is (it reads no query string).
+pub fn with_query<S>(
+    method_router: MethodRouter<S>,
+    taken: Vec<(Method, Box<[String]>)>,
+) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     if taken.iter().all(|(_, names)| names.is_empty()) {
-        return (schemas, paths, method_router);
+        return method_router;
     }
-    let method_router = method_router.layer(axum::Extension(RouteQuery(taken.into())));
-    (schemas, paths, method_router)
+    method_router.layer(axum::Extension(RouteQuery(taken.into())))
+}
+
+/// The HTTP method of an OpenAPI operation's.
+pub fn method_of(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    }
 }
 
 /// "a", "a and b", "a, b and c".

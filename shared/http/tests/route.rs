@@ -36,9 +36,39 @@ async fn greet_anyone() -> Json<Greeting> {
     })
 }
 
+/// `word` and `times` of [`echo`], in the query.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EchoQuery {
+    /// What to say.
+    word: Option<String>,
+    /// How many times.
+    times: Option<u32>,
+}
+
+/// Say a word again
+#[route(get "/echo/{name}", tag = "greetings",
+    params(("name" = String, Path, description = "Whose echo."), EchoQuery,
+        ("loud" = bool, Query, description = "Whether to shout.")),
+    ok(200, "Echoed.", Greeting), errors(Throttled))]
+async fn echo(vwc_http::Query(q): vwc_http::Query<EchoQuery>) -> Json<Greeting> {
+    let word = q.word.unwrap_or_default();
+    Json(Greeting {
+        text: vec![word; q.times.unwrap_or(1) as usize].join(" "),
+    })
+}
+
+/// Forget the echo
+#[route(delete "/echo/{name}", tag = "greetings",
+    params(("name" = String, Path, description = "Whose echo.")),
+    ok(204, "Forgotten."), errors(Throttled))]
+async fn forget_echo(vwc_http::Query(_): vwc_http::Query<EchoQuery>) -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
 fn document() -> Value {
     let routes: utoipa_axum::router::OpenApiRouter<()> =
-        vwc_http::service_routes![greet, greet_anyone];
+        vwc_http::service_routes![vwc_http::openapi::Docs::Built; greet, greet_anyone];
     let (_, api) = routes.split_for_parts();
     serde_json::to_value(api).unwrap()
 }
@@ -107,7 +137,10 @@ fn the_operation_is_what_the_route_states_with_security_from_its_sets() {
 
 #[tokio::test]
 async fn the_declared_handler_is_served() {
-    let app = vwc_http::router(vwc_http::service_routes![greet, greet_anyone], ());
+    let app = vwc_http::router(
+        vwc_http::service_routes![vwc_http::openapi::Docs::Built; greet, greet_anyone],
+        (),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -118,4 +151,80 @@ async fn the_declared_handler_is_served() {
         .await
         .unwrap();
     assert_eq!(body, json!({"text": "hello, anyone"}));
+}
+
+/// Without its documentation a route is served as with it: the same paths and methods (two methods of
+/// one path included), each method taking the query parameters its `params(…)` put in the query and
+/// refusing others — while nothing of the documentation is built.
+#[tokio::test]
+async fn routes_served_without_their_documentation_take_the_same_requests() {
+    use vwc_http::openapi::Docs;
+    let skipped: utoipa_axum::router::OpenApiRouter<()> =
+        vwc_http::service_routes![Docs::Skipped; greet, greet_anyone, echo | forget_echo];
+    let (router, api) = skipped.split_for_parts();
+    assert!(
+        api.paths.paths.is_empty(),
+        "no documentation: {:?}",
+        api.paths.paths.keys()
+    );
+    assert!(api.components.is_none_or(|c| c.schemas.is_empty()));
+    let built: utoipa_axum::router::OpenApiRouter<()> =
+        vwc_http::service_routes![Docs::Built; greet, greet_anyone, echo | forget_echo];
+    let (built, _) = built.split_for_parts();
+    let http = reqwest::Client::new();
+    for (docs, app) in [("skipped", router), ("built", built)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = format!("http://{addr}");
+        let r = http
+            .get(format!("{base}/echo/ada?word=hi&times=2&loud=true"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{docs}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"text": "hi hi"}),
+            "{docs}"
+        );
+        let r = http
+            .get(format!("{base}/echo/ada?word=hi&sort=up"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{docs}");
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "sort", "{docs}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["message"],
+            "is not a parameter of this route, which takes only word, times and loud",
+            "{docs}: {problem}"
+        );
+        // The second method of the path takes no query parameter.
+        let r = http
+            .delete(format!("{base}/echo/ada?word=hi"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{docs}");
+        let r = http
+            .delete(format!("{base}/echo/ada"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{docs}");
+        let r = http
+            .post(format!("{base}/v1/greetings"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{docs}");
+        let r = http
+            .put(format!("{base}/v1/greetings"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{docs}");
+    }
 }

@@ -58,8 +58,8 @@ vwc_http::response_set! {
     }
 }
 
-pub fn routes() -> OpenApiRouter<CalendarState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<CalendarState> {
+    vwc_http::service_routes![docs;
         vehicle_feed,
         fleet_feed,
         vehicle_feed_url,

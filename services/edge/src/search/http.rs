@@ -24,8 +24,8 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// Most records one search reads; beyond it the answer says `truncated`.
 pub const MAX_RECORDS: usize = 20_000;
 
-pub fn routes() -> OpenApiRouter<EdgeState> {
-    vwc_http::service_routes![search]
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<EdgeState> {
+    vwc_http::service_routes![docs; search]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -66,8 +66,8 @@ impl UploadLocks {
 
 vwc_http::has_verifier!(AttachmentState);
 
-pub fn routes() -> OpenApiRouter<AttachmentState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<AttachmentState> {
+    vwc_http::service_routes![docs;
         upload_attachment | list_attachments,
         download_attachment,
         start_upload,

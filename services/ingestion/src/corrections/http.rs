@@ -18,8 +18,8 @@ use crate::http::{IngestionState, Recording, VehicleOf, permission_for};
 use crate::openapi::{BodyChange, QueryParams, ResourceRoute, StateChange};
 
 /// The correction, void, history and lifecycle routes.
-pub fn routes() -> OpenApiRouter<IngestionState> {
-    vwc_http::service_routes![
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<IngestionState> {
+    vwc_http::service_routes![docs;
         correct_event | void_event,
         event_history,
         update_vehicle,

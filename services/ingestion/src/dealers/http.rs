@@ -177,8 +177,8 @@ vwc_http::has_verifier!(DealerState);
 vwc_http::permission_gate!(ManageDealers);
 
 /// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
-pub fn routes() -> OpenApiRouter<DealerState> {
-    vwc_http::service_routes![register_dealer, rotate_secret, receive_webhook,]
+pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<DealerState> {
+    vwc_http::service_routes![docs; register_dealer, rotate_secret, receive_webhook,]
 }
 
 /// `{id}` of a route on one dealer.

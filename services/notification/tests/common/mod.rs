@@ -191,7 +191,7 @@ impl Api {
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let app = vwc_http::router(
-            routes(),
+            routes(vwc_http::openapi::Docs::Skipped),
             NotificationState {
                 store,
                 verifier,

@@ -33,7 +33,7 @@
 //! `vwc_http::service_routes!` look for) as `vwc_http::openapi::RouteDoc<__route_<handler>, (sets…)>`,
 //! which adds the security where the sets ask for it.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitInt, LitStr, Token, Type, parenthesized};
@@ -361,6 +361,7 @@ impl Route {
         });
         let documented = format_ident!("__route_{}", handler);
         let path_type = format_ident!("__path_{}", handler);
+        let query_names = self.params.as_ref().map(query_names).unwrap_or_default();
         quote! {
             #[utoipa::path(
                 #method,
@@ -378,12 +379,80 @@ impl Route {
             #[allow(non_camel_case_types, dead_code)]
             pub struct #documented;
 
+            impl ::vwc_http::openapi::QueryNames for #documented {
+                fn query_names() -> ::std::vec::Vec<::std::string::String> {
+                    #[allow(unused_mut)]
+                    let mut names = ::std::vec::Vec::new();
+                    #(#query_names)*
+                    names
+                }
+            }
+
             /// The handler's documentation, with the security its response sets ask for.
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             pub type #path_type = ::vwc_http::openapi::RouteDoc<#documented, (#(#sets,)*)>;
         }
     }
+}
+
+/// Statements adding to `names` the query parameters of a route's `params(…)`, as `#[utoipa::path]` reads
+/// them: of an `IntoParams` type, those it puts in the query (with no place given by the route, as
+/// `#[utoipa::path]` calls it); of a `("name" = Type, Query, …)` tuple, its name.
+fn query_names(params: &TokenStream) -> Vec<TokenStream> {
+    let mut items: Vec<Vec<TokenTree>> = vec![Vec::new()];
+    for token in params.clone() {
+        match &token {
+            TokenTree::Punct(p) if p.as_char() == ',' && !in_generics(items.last()) => {
+                items.push(Vec::new())
+            }
+            _ => items.last_mut().expect("one item at least").push(token),
+        }
+    }
+    items
+        .into_iter()
+        .filter(|item| !item.is_empty())
+        .filter_map(|item| match &item[..] {
+            [TokenTree::Group(tuple)] if tuple.delimiter() == Delimiter::Parenthesis => {
+                let tokens: Vec<TokenTree> = tuple.stream().into_iter().collect();
+                let in_query = tokens
+                    .iter()
+                    .any(|t| matches!(t, TokenTree::Ident(i) if i == "Query"));
+                let name = match tokens.first() {
+                    Some(TokenTree::Literal(name)) => {
+                        let name: LitStr = syn::parse2(name.to_token_stream()).ok()?;
+                        name.value()
+                    }
+                    Some(TokenTree::Ident(name)) => name.to_string(),
+                    _ => return None,
+                };
+                in_query.then(|| quote!(names.push(::std::string::String::from(#name));))
+            }
+            _ => {
+                let ty: TokenStream = item.into_iter().collect();
+                Some(quote! {
+                    names.extend(
+                        <#ty as ::utoipa::IntoParams>::into_params(|| None)
+                            .into_iter()
+                            .filter(|p| p.parameter_in == ::utoipa::openapi::path::ParameterIn::Query)
+                            .map(|p| p.name),
+                    );
+                })
+            }
+        })
+        .collect()
+}
+
+/// Whether `item` (tokens so far) is inside a type's generic arguments, where a comma does not end it.
+fn in_generics(item: Option<&Vec<TokenTree>>) -> bool {
+    let depth = item.map_or(0, |item| {
+        item.iter().fold(0i32, |depth, t| match t {
+            TokenTree::Punct(p) if p.as_char() == '<' => depth + 1,
+            TokenTree::Punct(p) if p.as_char() == '>' => depth - 1,
+            _ => depth,
+        })
+    });
+    depth > 0
 }
 
 #[cfg(test)]
@@ -433,12 +502,64 @@ mod tests {
             #[allow(non_camel_case_types, dead_code)]
             pub struct __route_get_vehicle;
 
+            impl ::vwc_http::openapi::QueryNames for __route_get_vehicle {
+                fn query_names() -> ::std::vec::Vec<::std::string::String> {
+                    #[allow(unused_mut)]
+                    let mut names = ::std::vec::Vec::new();
+                    names.extend(
+                        <VehiclePath as ::utoipa::IntoParams>::into_params(|| None)
+                            .into_iter()
+                            .filter(|p| p.parameter_in == ::utoipa::openapi::path::ParameterIn::Query)
+                            .map(|p| p.name),
+                    );
+                    names
+                }
+            }
+
             /// The handler's documentation, with the security its response sets ask for.
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             pub type __path_get_vehicle = ::vwc_http::openapi::RouteDoc<__route_get_vehicle, (ResourceRoute,)>;
         };
         assert_eq!(got, want.to_string());
+    }
+
+    /// The query parameters are read from each `params(…)` item: a type (its generic arguments kept whole)
+    /// is asked which of its parameters are in the query; a tuple is one when it says `Query`.
+    #[test]
+    fn a_routes_query_names_come_from_its_param_types_and_query_tuples() {
+        let names = |params: TokenStream| -> Vec<String> {
+            query_names(&params).iter().map(|t| t.to_string()).collect()
+        };
+        let asked = |ty: TokenStream| {
+            quote!(names.extend(
+                <#ty as ::utoipa::IntoParams>::into_params(|| None)
+                    .into_iter()
+                    .filter(|p| p.parameter_in == ::utoipa::openapi::path::ParameterIn::Query)
+                    .map(|p| p.name),
+            );)
+            .to_string()
+        };
+        assert_eq!(
+            names(quote!(VehiclePath, crate::query::Paged<A, B>, RangeQuery,)),
+            [
+                asked(quote!(VehiclePath)),
+                asked(quote!(crate::query::Paged<A, B>)),
+                asked(quote!(RangeQuery)),
+            ]
+        );
+        assert_eq!(
+            names(quote!(
+                ("vin" = String, Path, description = "The VIN."),
+                ("q" = String, Query, description = "Words."),
+                (limit = u32, Query)
+            )),
+            [
+                quote!(names.push(::std::string::String::from("q"));).to_string(),
+                quote!(names.push(::std::string::String::from("limit"));).to_string(),
+            ]
+        );
+        assert!(names(quote!()).is_empty());
     }
 
     #[test]
