@@ -132,7 +132,8 @@ finds_vehicles_in_read_model!(EdgeState);
 /// the caller (another organisation's is a 404 like a missing one).
 pub(crate) type VehicleOf<G> = CallerVehicle<VehicleView, G>;
 
-/// The edge's routes and their OpenAPI documentation; the composition merges them and adds the state.
+/// The edge's routes (with their OpenAPI documentation as `docs` says); the composition merges them and
+/// adds the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<EdgeState> {
     vwc_http::service_routes![docs;
         list_vehicles,

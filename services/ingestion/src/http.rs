@@ -38,7 +38,8 @@ pub struct IngestionState {
 
 vwc_http::has_verifier!(IngestionState);
 
-/// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
+/// The ingestion routes (with their OpenAPI documentation as `docs` says); the composition merges them and
+/// adds the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<IngestionState> {
     vwc_http::service_routes![docs;
         register_vehicle,

@@ -32,7 +32,8 @@ vwc_http::has_verifier!(SchedulerState);
 vwc_http::permission_gate!(RunSweep);
 vwc_http::permission_gate!(ConfigureMaintenance);
 
-/// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
+/// The scheduler's routes (with their OpenAPI documentation as `docs` says); the composition merges them
+/// and adds the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<SchedulerState> {
     vwc_http::service_routes![docs; configure_item, run_sweep]
 }

@@ -61,8 +61,8 @@ impl NotificationState {
 
 vwc_http::has_verifier!(NotificationState);
 
-/// `GET` and `PUT /v1/notifications/preferences`, the outbound deliveries' list and resend, and their
-/// OpenAPI documentation; the composition merges them and adds the state.
+/// `GET` and `PUT /v1/notifications/preferences`, the outbound deliveries' list and resend (with their
+/// OpenAPI documentation as `docs` says); the composition merges them and adds the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<NotificationState> {
     vwc_http::service_routes![docs;
         read_preferences | put_preferences,

@@ -28,7 +28,8 @@ pub struct ValuationState {
 
 vwc_http::has_verifier!(ValuationState);
 
-/// The service's routes and their OpenAPI documentation; the composition merges them and adds the state.
+/// The service's routes (with their OpenAPI documentation as `docs` says); the composition merges them and
+/// adds the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<ValuationState> {
     vwc_http::service_routes![docs; forecast]
 }

@@ -25,7 +25,8 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
-/// Health, readiness and the dashboard, with their documentation; the readiness checks are the state.
+/// Health, readiness and the dashboard (with their documentation as `docs` says); the readiness checks are
+/// the state.
 pub fn routes(docs: Docs) -> OpenApiRouter<Readiness> {
     vwc_http::service_routes![docs; healthz, readyz, crate::dashboard::index, crate::dashboard::asset]
 }

@@ -176,7 +176,8 @@ vwc_http::has_verifier!(DealerState);
 // Fleet managers' permission to register dealers and rotate their secrets (docs/roles.md).
 vwc_http::permission_gate!(ManageDealers);
 
-/// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
+/// The dealer routes (with their OpenAPI documentation as `docs` says); the composition merges them and adds
+/// the state.
 pub fn routes(docs: vwc_http::openapi::Docs) -> OpenApiRouter<DealerState> {
     vwc_http::service_routes![docs; register_dealer, rotate_secret, receive_webhook,]
 }
