@@ -99,8 +99,18 @@ macro_rules! service_routes {
                 $crate::__private::utoipa_axum::router::OpenApiRouter::from(
                     $crate::__private::axum::Router::new()
                         $(.route(
-                            &$crate::__private::utoipa_axum::paste! {
-                                $crate::__private::utoipa_axum::routes!(@path [path()] of $handler)
+                            &{
+                                let path = $crate::__private::utoipa_axum::paste! {
+                                    $crate::__private::utoipa_axum::routes!(@path [path()] of $handler)
+                                };
+                                $(debug_assert_eq!(
+                                    path,
+                                    $crate::__private::utoipa_axum::paste! {
+                                        $crate::__private::utoipa_axum::routes!(@path [path()] of $same_path)
+                                    },
+                                    "`a | b` in `service_routes!` are two methods of one path"
+                                );)*
+                                path
                             },
                             $crate::with_query(
                                 $crate::service_routes!(@router $crate::__private::axum::routing::MethodRouter::new(); $handler $(, $same_path)*),

@@ -92,20 +92,17 @@ where
     (schemas, paths, with_query(method_router, taken))
 }
 
-/// Whether two lists of each method's query parameters say the same, in any order.
+/// Whether two lists of each method's query parameters say the same: the same names in the same order
+/// (the order a refusal lists them in) for each method, the methods in any order.
 fn same_query(a: &[(Method, Box<[String]>)], b: &[(Method, Box<[String]>)]) -> bool {
-    let sorted = |list: &[(Method, Box<[String]>)]| {
-        let mut list: Vec<(String, Vec<String>)> = (list.iter())
-            .map(|(method, names)| {
-                let mut names = names.to_vec();
-                names.sort();
-                (method.to_string(), names)
-            })
+    let by_method = |list: &[(Method, Box<[String]>)]| {
+        let mut list: Vec<(String, Box<[String]>)> = (list.iter())
+            .map(|(method, names)| (method.to_string(), names.clone()))
             .collect();
         list.sort();
         list
     };
-    sorted(a) == sorted(b)
+    by_method(a) == by_method(b)
 }
 
 /// `method_router` with the query parameters each of its methods takes (`taken`), for [`Query`]; a route

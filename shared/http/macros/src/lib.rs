@@ -29,9 +29,11 @@
 //! comment as summary and description, exactly as with `#[utoipa::path]`.
 //!
 //! What it expands to: the `#[utoipa::path(…)]` of those arguments with `impl_for = __route_<handler>`,
-//! the handler unchanged, that marker struct, and `__path_<handler>` (what `utoipa_axum::routes!` and
-//! `vwc_http::service_routes!` look for) as `vwc_http::openapi::RouteDoc<__route_<handler>, (sets…)>`,
-//! which adds the security where the sets ask for it.
+//! the handler unchanged, that marker struct with its `vwc_http::openapi::QueryNames` (the query parameters
+//! of `params(…)`, read without writing the documentation), and `__path_<handler>` (what
+//! `utoipa_axum::routes!` and `vwc_http::service_routes!` look for) as
+//! `vwc_http::openapi::RouteDoc<__route_<handler>, (sets…)>`, which adds the security where the sets ask
+//! for it.
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote};
