@@ -771,7 +771,8 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         eprint!("{}", import.row());
         table.push_str(&import.row());
         // The import's server was killed (`kill -9`), as was each start below: every start replays the
-        // WALs it left (tens of MiB) before it answers, and is killed before it has emptied them.
+        // WALs it left (tens of MiB) before it answers, and is killed before it empties them (a writer
+        // empties what a crash left only after 250 ms without a write, `LEFT_WAL_EMPTIED_AFTER`).
         let what = format!(
             "data dir of the import (every service's database, one vehicle of {rows} events), its server killed (`kill -9`) after the import and each start killed in turn"
         );

@@ -51,34 +51,48 @@ pub struct Stores {
 
 impl Stores {
     /// One SQLite file per service under `data_dir`.
-    /// Opens the databases on two threads: each open reads its schema and checks its migrations, the
-    /// largest part of a cold start after the router (docs/bench.md, "Memory, cold start and the first
-    /// sweep").
+    /// Opens the databases on two threads: each open reads its schema, checks its migrations and, after a
+    /// crash, replays the WAL the dead process left — the largest part of a cold start (docs/bench.md,
+    /// "Memory, cold start and the first sweep", "Stop 57"). The edge's and the valuation's write the most
+    /// (the timeline and its aggregates; the valuations and their points), so they open on one thread and
+    /// the others on the other; a thread per database was slower on two cores.
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
-        let (edge, scheduler) = std::thread::scope(|scope| {
-            let edge = scope.spawn(|| open_sqlite(data_dir, "edge", SqliteEdgeStore::open));
-            let scheduler = open_sqlite(
-                data_dir,
-                "maintenance-scheduler",
-                SqliteSchedulerStore::open,
-            );
-            let edge = edge
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (edge, scheduler)
-        });
+        let ((edge, valuation, notification), (scheduler, ingestion, chat, calendar_keys)) =
+            std::thread::scope(|scope| {
+                let spawned = scope.spawn(|| {
+                    (
+                        open_sqlite(data_dir, "edge", SqliteEdgeStore::open),
+                        open_sqlite(data_dir, "valuation", SqliteValuationStore::open),
+                        open_sqlite(data_dir, "notification", SqliteNotificationStore::open),
+                    )
+                });
+                let here = (
+                    open_sqlite(
+                        data_dir,
+                        "maintenance-scheduler",
+                        SqliteSchedulerStore::open,
+                    ),
+                    open_sqlite(data_dir, "ingestion", SqliteIngestionStore::open),
+                    open_chat_sqlite(data_dir),
+                    open_sqlite(
+                        data_dir,
+                        "edge-calendar",
+                        vwc_edge::calendar::SqliteCalendarKeys::open,
+                    ),
+                );
+                let spawned = spawned
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (spawned, here)
+            });
         Ok(Stores {
-            ingestion: open_sqlite(data_dir, "ingestion", SqliteIngestionStore::open)?,
+            ingestion: ingestion?,
             edge: edge?,
             scheduler: scheduler?,
-            notification: open_sqlite(data_dir, "notification", SqliteNotificationStore::open)?,
-            valuation: open_sqlite(data_dir, "valuation", SqliteValuationStore::open)?,
-            chat: open_chat_sqlite(data_dir)?,
-            calendar_keys: open_sqlite(
-                data_dir,
-                "edge-calendar",
-                vwc_edge::calendar::SqliteCalendarKeys::open,
-            )?,
+            notification: notification?,
+            valuation: valuation?,
+            chat: chat?,
+            calendar_keys: calendar_keys?,
         })
     }
 

@@ -925,7 +925,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// catch their own) is logged, the open transaction rolled back, and the loop starts again on the same
 /// connection, so one bad write never stops every later one.
 fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
-    checkpoint_left_wal(&conn);
     loop {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer_loop(&conn, &rx))) {
             Ok(()) => {
@@ -949,26 +948,14 @@ fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Copies what a previous process left in the WAL into the database and empties the WAL file, before the
-/// first write. A process that was killed (or that exited with pooled connections open) leaves its WAL
-/// behind, and every later open replays all of it to rebuild the WAL index: each start of `vwc up` on such
-/// a data dir paid for it again (docs/bench.md, row k). Emptied once here, the next start finds nothing to
-/// replay. Runs on the writer thread, so it does not delay start-up; the first write waits for it.
-fn checkpoint_left_wal(conn: &Connection) {
-    let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-    });
-    match checkpoint {
-        Ok((0, _)) => {}
-        Ok((_, frames)) => {
-            tracing::debug!(
-                frames,
-                "the WAL was not emptied at start-up: a reader held it"
-            )
-        }
-        Err(e) => tracing::warn!(error = %e, "checkpointing the WAL at start-up failed"),
-    }
-}
+/// How long the writer goes without a job, from its start, before it empties the WAL a previous process
+/// may have left ([`empty_wal`]). A process that was killed leaves its WAL behind, and every later open
+/// replays all of it to rebuild the WAL index, so it is emptied soon: the next start finds nothing to
+/// replay. Not at once: copying tens of MiB into the database on every writer thread while the others
+/// open their databases and the server starts took the cores the start needed — the first start after a
+/// crash answered `/healthz` after 20–33 ms instead of 17–19 (docs/bench.md, "Stop 57"). Writes do not
+/// wait for it; they go on after the frames left.
+const LEFT_WAL_EMPTIED_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How long a writer goes without a job before it hands back the pages its connection caches.
 const SHRINK_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(2);
@@ -989,14 +976,17 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     // What is left to do once the writes stop: keep a read open for the readers (soon), hand back the
     // page cache, then empty the WAL; and while the read is kept, move it to the newest snapshot now and
     // then.
-    let (mut cached, mut wal_written) = (false, false);
+    // At start the WAL may hold what a previous process left: emptied after a short quiet spell, and from
+    // then on after a long one.
+    let (mut cached, mut wal_written) = (false, true);
+    let mut empty_wal_after = LEFT_WAL_EMPTIED_AFTER;
     let mut keeper = ReadKeeper::default();
     let mut idle_since = Instant::now();
     loop {
         let due = [
             keeper.due(idle_since),
             cached.then(|| idle_since + SHRINK_WHEN_IDLE_FOR),
-            wal_written.then(|| idle_since + EMPTY_WAL_WHEN_IDLE_FOR),
+            wal_written.then(|| idle_since + empty_wal_after),
         ]
         .into_iter()
         .flatten()
@@ -1010,10 +1000,11 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
                         shrink_page_cache(conn);
                         cached = false;
                     }
-                    if wal_written && now >= idle_since + EMPTY_WAL_WHEN_IDLE_FOR {
+                    if wal_written && now >= idle_since + empty_wal_after {
                         keeper.release(conn);
                         empty_wal(conn);
                         wal_written = false;
+                        empty_wal_after = EMPTY_WAL_WHEN_IDLE_FOR;
                     }
                     if keeper.due(idle_since).is_some_and(|at| now >= at) {
                         keeper.renew(conn);
@@ -1122,7 +1113,7 @@ fn shrink_page_cache(conn: &Connection) {
 }
 
 /// Copies the WAL into the database and empties the file once the writer has gone without a job for
-/// [`EMPTY_WAL_WHEN_IDLE_FOR`]. A PASSIVE checkpoint (the thresholds above) copies frames but leaves the
+/// [`EMPTY_WAL_WHEN_IDLE_FOR`] (the first time, from its start, for [`LEFT_WAL_EMPTIED_AFTER`]). A PASSIVE checkpoint (the thresholds above) copies frames but leaves the
 /// file at its length, so after a burst each database kept 16–64 MiB of WAL on disk for as long as it
 /// stayed quiet (≈ 140 MB over the seven after the bench's webhook run), and a crash in that time left all
 /// of it for the next start to replay before it could answer (docs/bench.md, row k). It does not wait: a
@@ -2412,8 +2403,10 @@ pub(crate) mod tests {
         }
     }
 
+    /// What a killed process left in the WAL is emptied soon after the next start, once the writer is
+    /// quiet — not before its first write, which goes on after the frames left, with every row kept.
     #[tokio::test]
-    async fn a_wal_left_by_a_killed_process_is_emptied_before_the_first_write() {
+    async fn a_wal_left_by_a_killed_process_is_emptied_once_the_writer_is_quiet() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let wal = dir.path().join("w.db-wal");
@@ -2427,19 +2420,26 @@ pub(crate) mod tests {
             }
             std::mem::forget(left);
         }
-        assert!(
-            std::fs::metadata(&wal).unwrap().len() > 0,
-            "the WAL holds the rows"
-        );
+        let left = std::fs::metadata(&wal).unwrap().len();
+        assert!(left > 1024 * 1024, "the WAL holds the rows: {left} bytes");
         let db = SqliteDb::open(&path, &[]).unwrap();
+        let opened = std::time::Instant::now();
         insert_or_fail(db.clone(), 2_000, -1).await.unwrap();
-        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
-        // The first write ran after the checkpoint, so the WAL holds that write's frames only.
-        let frames_after = std::fs::metadata(&wal).unwrap().len();
         assert!(
-            frames_after < 64 * 1024,
-            "the WAL still holds the previous process's frames: {frames_after} bytes"
+            std::fs::metadata(&wal).unwrap().len() >= left,
+            "the first write did not wait for the WAL to be emptied"
         );
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
+        let deadline = opened + LEFT_WAL_EMPTIED_AFTER + std::time::Duration::from_secs(5);
+        while std::fs::metadata(&wal).unwrap().len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the WAL left by the killed process was never emptied"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(opened.elapsed() >= LEFT_WAL_EMPTIED_AFTER);
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
     }
 
     #[tokio::test]
