@@ -957,6 +957,10 @@ fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
 /// wait for it; they go on after the frames left.
 const LEFT_WAL_EMPTIED_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Quiet spells of [`LEFT_WAL_EMPTIED_AFTER`] in which the writer tries to empty the WAL it found before it
+/// leaves it to the thresholds and the long idle emptying: a reader still on the WAL makes a try stop.
+const LEFT_WAL_TRIES: u32 = 40;
+
 /// How long a writer goes without a job before it hands back the pages its connection caches.
 const SHRINK_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -980,6 +984,7 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     // then on after a long one.
     let (mut cached, mut wal_written) = (false, true);
     let mut empty_wal_after = LEFT_WAL_EMPTIED_AFTER;
+    let mut left_wal_tries = LEFT_WAL_TRIES;
     let mut keeper = ReadKeeper::default();
     let mut idle_since = Instant::now();
     loop {
@@ -1002,9 +1007,17 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
                     }
                     if wal_written && now >= idle_since + empty_wal_after {
                         keeper.release(conn);
-                        empty_wal(conn);
-                        wal_written = false;
-                        empty_wal_after = EMPTY_WAL_WHEN_IDLE_FOR;
+                        let emptied = empty_wal(conn);
+                        if emptied || left_wal_tries == 0 {
+                            wal_written = false;
+                            empty_wal_after = EMPTY_WAL_WHEN_IDLE_FOR;
+                            left_wal_tries = 0;
+                        } else {
+                            // What a crash left is worth another try after the next quiet spell: a
+                            // reader at work (a relay's first scan) made this one stop.
+                            left_wal_tries -= 1;
+                            idle_since = now;
+                        }
                     }
                     if keeper.due(idle_since).is_some_and(|at| now >= at) {
                         keeper.renew(conn);
@@ -1113,16 +1126,17 @@ fn shrink_page_cache(conn: &Connection) {
 }
 
 /// Copies the WAL into the database and empties the file once the writer has gone without a job for
-/// [`EMPTY_WAL_WHEN_IDLE_FOR`] (the first time, from its start, for [`LEFT_WAL_EMPTIED_AFTER`]). A PASSIVE checkpoint (the thresholds above) copies frames but leaves the
-/// file at its length, so after a burst each database kept 16–64 MiB of WAL on disk for as long as it
-/// stayed quiet (≈ 140 MB over the seven after the bench's webhook run), and a crash in that time left all
-/// of it for the next start to replay before it could answer (docs/bench.md, row k). It does not wait: a
-/// reader still on an older snapshot, or the checkpoint thread at work, makes it stop at once, and the
-/// next quiet spell tries again.
-fn empty_wal(conn: &Connection) {
+/// [`EMPTY_WAL_WHEN_IDLE_FOR`] (the first time, from its start, for [`LEFT_WAL_EMPTIED_AFTER`]). A PASSIVE
+/// checkpoint (the thresholds above) copies frames but leaves the file at its length, so after a burst each
+/// database kept 16–64 MiB of WAL on disk for as long as it stayed quiet (≈ 140 MB over the seven after the
+/// bench's webhook run), and a crash in that time left all of it for the next start to replay before it
+/// could answer (docs/bench.md, row k). It does not wait: a reader still on an older snapshot, or the
+/// checkpoint thread at work, makes it stop at once (`false`); the WAL a crash left is tried again after
+/// the next quiet spell ([`LEFT_WAL_TRIES`]), a later one once more writes have come.
+fn empty_wal(conn: &Connection) -> bool {
     if let Err(e) = conn.busy_timeout(std::time::Duration::ZERO) {
         tracing::debug!(error = %e, "the idle writer could not set its busy timeout");
-        return;
+        return false;
     }
     let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
@@ -1131,11 +1145,15 @@ fn empty_wal(conn: &Connection) {
         tracing::warn!(error = %e, "the writer could not set its busy timeout back");
     }
     match checkpoint {
-        Ok((0, _)) => {}
+        Ok((0, _)) => true,
         Ok((_, frames)) => {
-            tracing::debug!(frames, "the idle WAL was not emptied: a reader held it")
+            tracing::debug!(frames, "the idle WAL was not emptied: a reader held it");
+            false
         }
-        Err(e) => tracing::debug!(error = %e, "emptying the idle WAL failed"),
+        Err(e) => {
+            tracing::debug!(error = %e, "emptying the idle WAL failed");
+            false
+        }
     }
 }
 
