@@ -503,6 +503,9 @@ impl SqliteDb {
         }
         make_private_file(path)
             .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
+        // Frames in the WAL before this process opens it: what a process that did not close it left (a
+        // crash), emptied soon once the writer is quiet ([`LEFT_WAL_EMPTIED_AFTER`]).
+        let left_wal = std::fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
         let mut conn = open_writer_connection(path, page_bytes)?;
         refuse_read_only(&conn, path)?;
         migrate(&mut conn, migrations)?;
@@ -521,7 +524,7 @@ impl SqliteDb {
         );
         let writer_thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || writer_thread(conn, rx))
+            .spawn(move || writer_thread(conn, rx, left_wal))
             .map_err(|e| StoreError::Other(format!("spawning the writer: {e}")))?;
         Ok(SqliteDb {
             inner: Arc::new(Inner {
@@ -787,7 +790,7 @@ fn make_private_file(path: &Path) -> std::io::Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 for file in [
                     path.to_path_buf(),
-                    PathBuf::from(format!("{}-wal", path.display())),
+                    wal_path(path),
                     PathBuf::from(format!("{}-shm", path.display())),
                 ] {
                     if let Ok(meta) = std::fs::metadata(&file)
@@ -803,6 +806,13 @@ fn make_private_file(path: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// The WAL file SQLite keeps beside the database at `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
@@ -924,9 +934,13 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// The writer thread: runs groups until every sender is gone. A panic that escapes a group (the jobs
 /// catch their own) is logged, the open transaction rolled back, and the loop starts again on the same
 /// connection, so one bad write never stops every later one.
-fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>, mut left_wal: bool) {
     loop {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer_loop(&conn, &rx))) {
+        // After a panic the loop starts again with nothing left to empty early.
+        let left = std::mem::take(&mut left_wal);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            writer_loop(&conn, &rx, left)
+        })) {
             Ok(()) => {
                 // Every handle is gone. The checkpoint thread is stopped and joined while this connection is
                 // still open and idle (dropping the hook drops its `Checkpoints`); then the connection closes.
@@ -974,17 +988,20 @@ const EMPTY_WAL_WHEN_IDLE_FOR: std::time::Duration = if cfg!(test) {
     std::time::Duration::from_secs(60)
 };
 
-fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>, left_wal: bool) {
     use std::sync::mpsc::RecvTimeoutError;
     use std::time::Instant;
     // What is left to do once the writes stop: keep a read open for the readers (soon), hand back the
     // page cache, then empty the WAL; and while the read is kept, move it to the newest snapshot now and
     // then.
-    // At start the WAL may hold what a previous process left: emptied after a short quiet spell, and from
-    // then on after a long one.
-    let (mut cached, mut wal_written) = (false, true);
-    let mut empty_wal_after = LEFT_WAL_EMPTIED_AFTER;
-    let mut left_wal_tries = LEFT_WAL_TRIES;
+    // What a previous process left in the WAL is emptied after a short quiet spell; from then on (and from
+    // the start when it left nothing) after a long one.
+    let (mut cached, mut wal_written) = (false, left_wal);
+    let (mut empty_wal_after, mut left_wal_tries) = if left_wal {
+        (LEFT_WAL_EMPTIED_AFTER, LEFT_WAL_TRIES)
+    } else {
+        (EMPTY_WAL_WHEN_IDLE_FOR, 0)
+    };
     let mut keeper = ReadKeeper::default();
     let mut idle_since = Instant::now();
     loop {
@@ -2458,6 +2475,48 @@ pub(crate) mod tests {
         }
         assert!(opened.elapsed() >= LEFT_WAL_EMPTIED_AFTER);
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
+    }
+
+    /// A reader on the WAL when the writer first tries to empty what a crash left makes that try stop; the
+    /// writer tries again after the next quiet spell, and empties it once the reader has gone — with no
+    /// write in between.
+    #[tokio::test]
+    async fn a_left_wal_a_reader_kept_is_emptied_once_the_reader_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let wal = dir.path().join("r.db-wal");
+        {
+            let left = open_connection(&path).unwrap();
+            left.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+            left.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+            for x in 0..500 {
+                left.execute("INSERT INTO t (x) VALUES (?1)", [x]).unwrap();
+            }
+            std::mem::forget(left);
+        }
+        // A reader in the middle of a read of the WAL's rows.
+        let reader = open_connection(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 500);
+        let _db = SqliteDb::open(&path, &[]).unwrap();
+        tokio::time::sleep(3 * LEFT_WAL_EMPTIED_AFTER).await;
+        assert!(
+            std::fs::metadata(&wal).unwrap().len() > 0,
+            "emptied under a reader's snapshot"
+        );
+        reader.execute_batch("COMMIT").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::fs::metadata(&wal).unwrap().len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the WAL was not tried again once the reader had gone"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 500);
     }
 
     #[tokio::test]
