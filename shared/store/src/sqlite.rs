@@ -967,8 +967,8 @@ fn writer_thread(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>, mut l
 /// replays all of it to rebuild the WAL index, so it is emptied soon: the next start finds nothing to
 /// replay. Not at once: copying tens of MiB into the database on every writer thread while the others
 /// open their databases and the server starts took the cores the start needed — the first start after a
-/// crash answered `/healthz` after 20–33 ms instead of 17–19 (docs/bench.md, "Stop 57"). Writes do not
-/// wait for it; they go on after the frames left.
+/// crash answered `/healthz` after 23–46 ms; 14–18 ms with this spell and the opening threads balanced
+/// (docs/bench.md, "Stop 57"). Writes do not wait for it; they go on after the frames left.
 const LEFT_WAL_EMPTIED_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Quiet spells of [`LEFT_WAL_EMPTIED_AFTER`] in which the writer tries to empty the WAL it found before it
