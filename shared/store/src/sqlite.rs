@@ -2438,6 +2438,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// What a process that dies with its connection open leaves: table `t` and `rows` committed rows, all
+    /// of them only in the WAL.
+    fn leave_rows_in_the_wal(path: &Path, rows: i64) {
+        let left = open_connection(path).unwrap();
+        left.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        left.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+        for x in 0..rows {
+            left.execute("INSERT INTO t (x) VALUES (?1)", [x]).unwrap();
+        }
+        std::mem::forget(left);
+    }
+
     /// What a killed process left in the WAL is emptied soon after the next start, once the writer is
     /// quiet — not before its first write, which goes on after the frames left, with every row kept.
     #[tokio::test]
@@ -2445,16 +2457,8 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let wal = dir.path().join("w.db-wal");
-        {
-            // A process that dies with its connection open: 2,000 committed rows only in the WAL.
-            let left = open_connection(&path).unwrap();
-            left.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-            left.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
-            for x in 0..2_000 {
-                left.execute("INSERT INTO t (x) VALUES (?1)", [x]).unwrap();
-            }
-            std::mem::forget(left);
-        }
+        // A process that dies with its connection open: 2,000 committed rows only in the WAL.
+        leave_rows_in_the_wal(&path, 2_000);
         let left = std::fs::metadata(&wal).unwrap().len();
         assert!(left > 1024 * 1024, "the WAL holds the rows: {left} bytes");
         let db = SqliteDb::open(&path, &[]).unwrap();
@@ -2485,15 +2489,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
         let wal = dir.path().join("r.db-wal");
-        {
-            let left = open_connection(&path).unwrap();
-            left.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-            left.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
-            for x in 0..500 {
-                left.execute("INSERT INTO t (x) VALUES (?1)", [x]).unwrap();
-            }
-            std::mem::forget(left);
-        }
+        leave_rows_in_the_wal(&path, 500);
         // A reader in the middle of a read of the WAL's rows.
         let reader = open_connection(&path).unwrap();
         reader.execute_batch("BEGIN").unwrap();
