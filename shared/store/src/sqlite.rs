@@ -997,10 +997,13 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>, left_wal:
     // What a previous process left in the WAL is emptied after a short quiet spell; from then on (and from
     // the start when it left nothing) after a long one.
     let (mut cached, mut wal_written) = (false, left_wal);
-    let (mut empty_wal_after, mut left_wal_tries) = if left_wal {
-        (LEFT_WAL_EMPTIED_AFTER, LEFT_WAL_TRIES)
-    } else {
-        (EMPTY_WAL_WHEN_IDLE_FOR, 0)
+    let mut left_wal_tries = if left_wal { LEFT_WAL_TRIES } else { 0 };
+    let empty_wal_after = |left_wal_tries: u32| {
+        if left_wal_tries > 0 {
+            LEFT_WAL_EMPTIED_AFTER
+        } else {
+            EMPTY_WAL_WHEN_IDLE_FOR
+        }
     };
     let mut keeper = ReadKeeper::default();
     let mut idle_since = Instant::now();
@@ -1008,7 +1011,7 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>, left_wal:
         let due = [
             keeper.due(idle_since),
             cached.then(|| idle_since + SHRINK_WHEN_IDLE_FOR),
-            wal_written.then(|| idle_since + empty_wal_after),
+            wal_written.then(|| idle_since + empty_wal_after(left_wal_tries)),
         ]
         .into_iter()
         .flatten()
@@ -1022,17 +1025,19 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>, left_wal:
                         shrink_page_cache(conn);
                         cached = false;
                     }
-                    if wal_written && now >= idle_since + empty_wal_after {
+                    if wal_written && now >= idle_since + empty_wal_after(left_wal_tries) {
                         keeper.release(conn);
                         let emptied = empty_wal(conn);
+                        left_wal_tries = if emptied {
+                            0
+                        } else {
+                            left_wal_tries.saturating_sub(1)
+                        };
                         if emptied || left_wal_tries == 0 {
                             wal_written = false;
-                            empty_wal_after = EMPTY_WAL_WHEN_IDLE_FOR;
-                            left_wal_tries = 0;
                         } else {
                             // What a crash left is worth another try after the next quiet spell: a
                             // reader at work (a relay's first scan) made this one stop.
-                            left_wal_tries -= 1;
                             idle_since = now;
                         }
                     }
@@ -2469,14 +2474,12 @@ pub(crate) mod tests {
             "the first write did not wait for the WAL to be emptied"
         );
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
-        let deadline = opened + LEFT_WAL_EMPTIED_AFTER + std::time::Duration::from_secs(5);
-        while std::fs::metadata(&wal).unwrap().len() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the WAL left by the killed process was never emptied"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        vwc_testkit::until(
+            "the WAL left by the killed process to be emptied",
+            LEFT_WAL_EMPTIED_AFTER + std::time::Duration::from_secs(5),
+            || std::fs::metadata(&wal).unwrap().len() == 0,
+        )
+        .await;
         assert!(opened.elapsed() >= LEFT_WAL_EMPTIED_AFTER);
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 2_001);
     }
@@ -2504,14 +2507,12 @@ pub(crate) mod tests {
             "emptied under a reader's snapshot"
         );
         reader.execute_batch("COMMIT").unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while std::fs::metadata(&wal).unwrap().len() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the WAL was not tried again once the reader had gone"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        vwc_testkit::until(
+            "the WAL to be tried again once the reader had gone",
+            std::time::Duration::from_secs(3),
+            || std::fs::metadata(&wal).unwrap().len() == 0,
+        )
+        .await;
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 500);
     }
 
